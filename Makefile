@@ -1,0 +1,64 @@
+# pyconc — the two commands of README.md, and a few more.
+#
+#   make demo    install what is missing, build (release), run the ported Python programs
+#   make test    install what is missing, build and run every test suite:
+#                g++ release, clang ThreadSanitizer, g++ ASan+UBSan, clang -Wthread-safety
+#
+# Each target installs the Debian packages it needs (apt-get, as root; sudo otherwise).
+
+SHELL := /bin/bash
+JOBS ?= $(shell nproc)
+
+DEPS_BUILD := cmake ninja-build g++ clang libclang-rt-14-dev libgtest-dev python3
+DEPS_BENCH := libbenchmark-dev
+
+.PHONY: all deps demo test test-release test-tsan test-asan test-thread-safety test-dev clean
+
+all: demo
+
+# Installs the Debian packages in $(PKGS) that are missing.
+define install_missing
+	@missing=""; for p in $(1); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+endef
+
+deps:
+	$(call install_missing,$(DEPS_BUILD) $(DEPS_BENCH))
+
+demo: deps
+	cmake --preset release >/dev/null
+	cmake --build --preset release -j $(JOBS) --target pyconc_demo
+	./build/release/examples/pyconc_demo
+
+test: deps test-release test-tsan test-asan test-thread-safety
+	@echo "make test: all suites passed (release, tsan, asan+ubsan, thread-safety)"
+
+define run_suite
+	cmake --preset $(1) >/dev/null
+	cmake --build --preset $(1) -j $(JOBS)
+	ctest --preset $(1)
+endef
+
+test-release: deps
+	$(call run_suite,release)
+
+test-tsan: deps
+	$(call run_suite,tsan)
+
+test-asan: deps
+	$(call run_suite,asan)
+
+test-dev: deps
+	$(call run_suite,dev)
+
+# Compile-only: clang's thread-safety analysis over the library, tests and benchmarks.
+test-thread-safety: deps
+	cmake --preset thread-safety >/dev/null
+	cmake --build --preset thread-safety -j $(JOBS)
+
+clean:
+	rm -rf build

@@ -1,0 +1,31 @@
+#include "pyconc/threading/event.hpp"
+
+#include "pyconc/detail/lock_guard.hpp"
+
+namespace pyconc::threading {
+
+void Event::set() {
+  detail::LockGuard guard(mutex_);
+  flag_.store(true, std::memory_order_release);
+  ++generation_;
+  cv_.notify_all();
+}
+
+void Event::clear() {
+  detail::LockGuard guard(mutex_);
+  flag_.store(false, std::memory_order_release);
+}
+
+bool Event::wait(Seconds timeout) { return wait_until(detail::optional_deadline(timeout)); }
+
+bool Event::wait_until(const detail::Deadline& deadline) {
+  if (is_set()) return true;
+  detail::LockGuard guard(mutex_);
+  std::uint64_t seen = generation_;
+  while (!flag_.load(std::memory_order_relaxed) && generation_ == seen) {
+    if (!cv_.wait(mutex_, deadline)) break;
+  }
+  return flag_.load(std::memory_order_relaxed) || generation_ != seen;
+}
+
+}  // namespace pyconc::threading
