@@ -10,7 +10,7 @@ SHELL := /bin/bash
 JOBS ?= $(shell nproc)
 
 DEPS_BUILD := cmake ninja-build g++ clang libclang-rt-14-dev libgtest-dev python3
-DEPS_BENCH := libbenchmark-dev
+DEPS_BENCH := libbenchmark-dev libabsl-dev
 
 .PHONY: all deps demo test test-release test-tsan test-asan test-thread-safety test-dev clean
 
