@@ -3,6 +3,8 @@
 #   make demo    install what is missing, build (release), run the ported Python programs
 #   make test    install what is missing, build and run every test suite:
 #                g++ release, clang ThreadSanitizer, g++ ASan+UBSan, clang -Wthread-safety
+#   make bench   install what is missing, build (release), run every benchmark workload
+#                for pyconc, Python and the C++ peers (QUICK=1: a short smoke run)
 #
 # Each target installs the Debian packages it needs (apt-get, as root; sudo otherwise).
 
@@ -10,9 +12,13 @@ SHELL := /bin/bash
 JOBS ?= $(shell nproc)
 
 DEPS_BUILD := cmake ninja-build g++ clang libclang-rt-14-dev libgtest-dev python3
-DEPS_BENCH := libbenchmark-dev libabsl-dev
+DEPS_BENCH := libbenchmark-dev libabsl-dev python3-matplotlib
+# Python of the benchmarks: Debian's, which sees Debian's python3-matplotlib.
+PYTHON := /usr/bin/python3
 
-.PHONY: all deps demo test test-release test-tsan test-asan test-thread-safety test-dev clean
+QUICK ?=
+
+.PHONY: all deps demo bench test test-release test-tsan test-asan test-thread-safety test-dev clean
 
 all: demo
 
@@ -33,6 +39,11 @@ demo: deps
 	cmake --preset release >/dev/null
 	cmake --build --preset release -j $(JOBS) --target pyconc_demo
 	./build/release/examples/pyconc_demo
+
+bench: deps
+	cmake --preset release >/dev/null
+	cmake --build --preset release -j $(JOBS)
+	$(PYTHON) bench/run.py --bin build/release/bench $(if $(QUICK),--quick)
 
 test: deps test-release test-tsan test-asan test-thread-safety
 	@echo "make test: all suites passed (release, tsan, asan+ubsan, thread-safety)"
