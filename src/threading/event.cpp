@@ -16,7 +16,11 @@ void Event::clear() {
   flag_.store(false, std::memory_order_release);
 }
 
-bool Event::wait(Seconds timeout) { return wait_until(detail::optional_deadline(timeout)); }
+bool Event::wait(Seconds timeout) {
+  // As Python's, a set flag returns at once, before the timeout is looked at.
+  if (is_set()) return true;
+  return wait_until(detail::optional_deadline(timeout));
+}
 
 bool Event::wait_until(const detail::Deadline& deadline) {
   if (is_set()) return true;

@@ -34,6 +34,8 @@ bool Semaphore::acquire(bool blocking) {
 
 bool Semaphore::acquire(bool blocking, Seconds timeout) {
   if (!blocking) throw ValueError("can't specify timeout for non-blocking acquire");
+  // As Python's, the timeout is only looked at when the call has to wait.
+  if (try_take()) return true;
   return acquire_until(detail::optional_deadline(timeout));
 }
 
@@ -55,7 +57,8 @@ void Semaphore::release(long long n) {
   if (n < 1) throw ValueError("n must be one or more");
   std::uint32_t c = count_.load(std::memory_order_relaxed);
   for (;;) {
-    if (static_cast<long long>(c) + n > static_cast<long long>(bound_)) {
+    // Written as a difference: c + n could overflow for a huge n.
+    if (n > static_cast<long long>(bound_) - static_cast<long long>(c)) {
       if (bounded_) throw ValueError("Semaphore released too many times");
       throw OverflowError("semaphore count would exceed 2**32-1");
     }
