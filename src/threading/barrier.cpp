@@ -16,13 +16,16 @@ Barrier::Barrier(std::size_t parties, std::function<void()> action, std::optiona
   if (parties < 1) throw ValueError("parties must be >= 1");
 }
 
-std::size_t Barrier::wait() { return wait_until(detail::optional_deadline(timeout_)); }
+std::size_t Barrier::wait() { return wait_for(timeout_); }
 
-std::size_t Barrier::wait(Seconds timeout) { return wait_until(detail::optional_deadline(timeout)); }
+std::size_t Barrier::wait(Seconds timeout) { return wait_for(timeout); }
 
-std::size_t Barrier::wait_until(const detail::Deadline& deadline) {
+std::size_t Barrier::wait_for(std::optional<Seconds> timeout) {
   detail::LockGuard guard(mutex_);
   enter();
+  // As Python's, the timeout counts from here: waiting for the previous cycle to drain
+  // does not use it up.
+  const detail::Deadline deadline = detail::optional_deadline(timeout);
   std::size_t index = count_++;
   try {
     if (index + 1 == parties_) release_all();

@@ -57,7 +57,7 @@ class Barrier {
  private:
   enum class State { filling, draining, resetting, broken };
 
-  std::size_t wait_until(const detail::Deadline& deadline) PYCONC_EXCLUDES(mutex_);
+  std::size_t wait_for(std::optional<Seconds> timeout) PYCONC_EXCLUDES(mutex_);
   void enter() PYCONC_REQUIRES(mutex_);
   void release_all() PYCONC_REQUIRES(mutex_);
   void wait_released(const detail::Deadline& deadline) PYCONC_REQUIRES(mutex_);
