@@ -1,8 +1,9 @@
 // Per-thread values of threading::local<T>.
 //
 // Each local<T> owns an Impl holding every thread's value; each thread keeps a cache
-// from Impl to its value, whose destructor (at thread exit) removes the thread's
-// values from the Impls that are still alive.
+// from Impl to its value, whose release() removes the thread's values from the Impls
+// that are still alive: called by a pyconc thread before it counts as finished (so
+// join() sees them destroyed, as in Python), and at thread exit for every thread.
 #include "pyconc/threading/local.hpp"
 
 #include "pyconc/detail/lock_guard.hpp"
@@ -32,9 +33,15 @@ struct ThreadSlots {
   };
   std::unordered_map<const LocalKey::Impl*, Entry> cache;
 
-  ~ThreadSlots() {
-    for (auto& [key, entry] : cache) {
-      if (auto impl = entry.owner.lock()) {
+  ~ThreadSlots() { release(); }
+
+  void release() {
+    // One value at a time, each taken out of the cache before it is destroyed: its
+    // destructor may use other locals of this thread (values not yet destroyed are still
+    // found; new ones land in the cache and are destroyed in a later round).
+    while (!cache.empty()) {
+      auto node = cache.extract(cache.begin());
+      if (auto impl = node.mapped().owner.lock()) {
         std::shared_ptr<void> doomed;  // destroyed outside the lock
         detail::LockGuard guard(impl->mutex);
         auto it = impl->values.find(this);
@@ -47,7 +54,12 @@ struct ThreadSlots {
   }
 };
 thread_local ThreadSlots tls_slots;
+thread_local bool tls_slots_used = false;  // trivial: reading it constructs nothing
 }  // namespace
+
+void release_thread_locals() noexcept {
+  if (tls_slots_used) tls_slots.release();
+}
 
 LocalKey::LocalKey(std::function<std::shared_ptr<void>()> factory)
     : impl_(std::make_shared<Impl>(std::move(factory))) {}
@@ -56,6 +68,7 @@ LocalKey::~LocalKey() = default;
 
 void* LocalKey::get() {
   ThreadSlots& slots = tls_slots;
+  tls_slots_used = true;
   auto it = slots.cache.find(impl_.get());
   if (it != slots.cache.end() && !it->second.owner.expired()) return it->second.value;
   // First access from this thread (or a stale entry of a dead local at this address).

@@ -16,12 +16,17 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <functional>
 #include <map>
-#include "pyconc/detail/lock_guard.hpp"
+#include <string>
+#include <vector>
 
 #include "pyconc/detail/annotations.hpp"
+#include "pyconc/detail/exit_hooks.hpp"
 #include "pyconc/detail/futex.hpp"
+#include "pyconc/detail/lock_guard.hpp"
 #include "pyconc/errors.hpp"
+#include "pyconc/threading/local.hpp"
 #include "pyconc/threading/lock.hpp"
 
 namespace pyconc::detail {
@@ -73,6 +78,8 @@ struct Registry {
   std::atomic<std::size_t> stack_size{0};
   Lock hook_mutex;
   ExceptHook::Function hook PYCONC_GUARDED_BY(hook_mutex) = default_excepthook;
+  std::map<std::uint64_t, std::function<void()>> exit_hooks PYCONC_GUARDED_BY(hook_mutex);
+  std::uint64_t next_exit_hook PYCONC_GUARDED_BY(hook_mutex) = 0;
 
   void add(const std::shared_ptr<ThreadState>& st) PYCONC_EXCLUDES(mutex) {
     detail::LockGuard guard(mutex);
@@ -89,12 +96,20 @@ void join_non_daemon_threads();
 
 Registry& registry() {
   // Leaked on purpose: daemon threads may still use it while the program exits.
-  static Registry* r = [] {
-    auto* reg = new Registry;
-    std::atexit(join_non_daemon_threads);
-    return reg;
-  }();
+  static Registry* r = new Registry;
   return *r;
+}
+
+// exit() runs atexit functions and static destructors in reverse order of registration,
+// so the join is registered as late as possible: at the first start(). Statics built
+// before that (globals, function-local statics used so far) are destroyed only after the
+// non-daemon threads that may use them have ended, as Python joins before tearing down.
+void register_exit_join() {
+  static const bool registered = [] {
+    std::atexit(join_non_daemon_threads);
+    return true;
+  }();
+  (void)registered;
 }
 
 std::shared_ptr<ThreadState>& main_state() {
@@ -139,6 +154,22 @@ void wait_done(ThreadState& st, const detail::Deadline& deadline) {
 
 void join_non_daemon_threads() {
   Registry& reg = registry();
+  for (;;) {  // exit hooks first (they may be added while others run)
+    std::function<void()> hook;
+    {
+      detail::LockGuard guard(reg.hook_mutex);
+      if (reg.exit_hooks.empty()) break;
+      auto last = std::prev(reg.exit_hooks.end());
+      hook = std::move(last->second);
+      reg.exit_hooks.erase(last);
+    }
+    try {
+      hook();
+    } catch (...) {
+      std::string text = "Exception in an exit hook: " + describe_exception(std::current_exception()) + "\n";
+      std::fputs(text.c_str(), stderr);
+    }
+  }
   for (;;) {
     std::shared_ptr<ThreadState> next;
     {
@@ -187,6 +218,7 @@ void* trampoline(void* arg) {
     } catch (...) {
       report_exception(std::current_exception(), tls_current);
     }
+    detail::release_thread_locals();  // as Python, before join() sees the thread end
     tls_current = nullptr;
   }
   registry().remove(*st);
@@ -244,6 +276,7 @@ void Thread::start() {
   ThreadState& st = state_ref();
   if (st.started.exchange(true)) throw RuntimeError("threads can only be started once");
   if (!runs_target_ && typeid(*this) != typeid(Thread)) st.self = this;
+  register_exit_join();
   registry().add(state_);
 
   pthread_attr_t attr;
@@ -384,6 +417,32 @@ std::size_t stack_size(std::size_t size) {
   }
   return registry().stack_size.exchange(size);
 }
+
+// ---- exit hooks -------------------------------------------------------------------------
+
+}  // namespace pyconc::threading
+
+std::uint64_t pyconc::detail::register_exit_hook(std::function<void()> hook) {
+  threading::register_exit_join();  // the hooks run from the exit-time join
+  auto& reg = threading::registry();
+  detail::LockGuard guard(reg.hook_mutex);
+  std::uint64_t id = reg.next_exit_hook++;
+  reg.exit_hooks.emplace(id, std::move(hook));
+  return id;
+}
+
+void pyconc::detail::unregister_exit_hook(std::uint64_t id) {
+  auto& reg = threading::registry();
+  std::function<void()> doomed;  // destroyed outside the lock
+  detail::LockGuard guard(reg.hook_mutex);
+  auto it = reg.exit_hooks.find(id);
+  if (it != reg.exit_hooks.end()) {
+    doomed = std::move(it->second);
+    reg.exit_hooks.erase(it);
+  }
+}
+
+namespace pyconc::threading {
 
 // ---- excepthook -------------------------------------------------------------------------
 

@@ -23,6 +23,11 @@ class LocalKey {
  private:
   std::shared_ptr<Impl> impl_;
 };
+
+/// Destroys the calling thread's values of every local<T>. A pyconc Thread calls it when
+/// run() has returned, before the thread counts as finished; other threads' values go
+/// at thread exit.
+void release_thread_locals() noexcept;
 }  // namespace pyconc::detail
 
 namespace pyconc::threading {
@@ -30,7 +35,8 @@ namespace pyconc::threading {
 /// Thread-local data (Python's threading.local): each thread that touches a local<T>
 /// gets its own T, made on that thread's first access from the constructor's
 /// arguments (value-initialised when there are none), and destroyed when the thread
-/// exits or when the local<T> is destroyed, whichever comes first.
+/// exits or when the local<T> is destroyed, whichever comes first. A pyconc Thread's
+/// values are destroyed before join() sees the thread finished.
 ///
 ///     threading::local<std::string> who("nobody");
 ///     // in any thread:

@@ -5,6 +5,7 @@
 #include <memory>
 #include <type_traits>
 
+#include "pyconc/errors.hpp"
 #include "pyconc/threading/event.hpp"
 #include "pyconc/threading/thread.hpp"
 
@@ -33,7 +34,11 @@ class Timer : public Thread {
               detail::bind_once(std::forward<F>(function), std::forward<Args>(args)...)) {}
 
   /// Stops the timer if it is still waiting; no effect once the function runs.
-  void cancel() { finished_->set(); }
+  /// RuntimeError on a moved-from Timer, as every Thread member.
+  void cancel() {
+    if (!finished_) throw RuntimeError("this Timer handle was moved from");
+    finished_->set();
+  }
 
  private:
   template <class Call>
