@@ -1,0 +1,215 @@
+// The storage of LIFO, priority and unbounded FIFO queues: a container behind a short
+// lock. The ordering is a hook type, as CPython's Queue subclasses override _put/_get:
+//
+//   struct Order { void put(T&&); T get(); std::size_t size() const; };
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "pyconc/detail/annotations.hpp"
+#include "pyconc/detail/lock_guard.hpp"
+#include "pyconc/detail/ring_store.hpp"
+#include "pyconc/threading/lock.hpp"
+
+namespace pyconc::detail {
+
+/// First in, first out (Queue, SimpleQueue).
+template <class T>
+struct FifoOrder {
+  std::deque<T> items;
+  template <class U>
+  void put(U&& item) { items.push_back(std::forward<U>(item)); }
+  T get() {
+    T item = std::move(items.front());
+    items.pop_front();
+    return item;
+  }
+  std::size_t size() const noexcept { return items.size(); }
+};
+
+/// Last in, first out (LifoQueue).
+template <class T>
+struct LifoOrder {
+  std::vector<T> items;
+  template <class U>
+  void put(U&& item) { items.push_back(std::forward<U>(item)); }
+  T get() {
+    T item = std::move(items.back());
+    items.pop_back();
+    return item;
+  }
+  std::size_t size() const noexcept { return items.size(); }
+};
+
+/// Smallest first by `Compare` (PriorityQueue; Python's heapq order).
+template <class T, class Compare>
+struct PriorityOrder {
+  std::vector<T> items;
+  Compare less;
+  // std::*_heap keep the largest first; invert the comparison to get the smallest.
+  bool greater(const T& a, const T& b) const { return less(b, a); }
+  template <class U>
+  void put(U&& item) {
+    items.push_back(std::forward<U>(item));
+    std::push_heap(items.begin(), items.end(), [this](const T& a, const T& b) { return greater(a, b); });
+  }
+  T get() {
+    std::pop_heap(items.begin(), items.end(), [this](const T& a, const T& b) { return greater(a, b); });
+    T item = std::move(items.back());
+    items.pop_back();
+    return item;
+  }
+  std::size_t size() const noexcept { return items.size(); }
+};
+
+template <class T, class Order>
+class LockedStore {
+ public:
+  explicit LockedStore(std::size_t maxsize) : maxsize_(maxsize) {}
+
+  template <class U>
+  PushResult try_push(U&& item) PYCONC_EXCLUDES(mutex_) {
+    LockGuard guard(mutex_);
+    if (closed_) return PushResult::shutdown;
+    if (maxsize_ != 0 && order_.size() >= maxsize_) return PushResult::full;
+    order_.put(std::forward<U>(item));
+    ++pushed_;
+    size_.store(order_.size(), std::memory_order_release);
+    return PushResult::ok;
+  }
+  PopResult try_pop(std::optional<T>& out) PYCONC_EXCLUDES(mutex_) {
+    // Empty and open: say so without the lock, so that waiting consumers polling an
+    // empty queue do not take the lock away from the producers. (A push that this
+    // misses is followed by the producer's notification, which wakes the consumer.)
+    if (size_.load(std::memory_order_acquire) == 0 && !closed_flag_.load(std::memory_order_acquire))
+      return PopResult::empty;
+    LockGuard guard(mutex_);
+    if (order_.size() == 0) return closed_ ? PopResult::shutdown : PopResult::empty;
+    out.emplace(order_.get());
+    size_.store(order_.size(), std::memory_order_relaxed);
+    return PopResult::ok;
+  }
+  std::size_t size() const noexcept { return size_.load(std::memory_order_relaxed); }
+  std::uint64_t pushed() const PYCONC_EXCLUDES(mutex_) {
+    LockGuard guard(mutex_);
+    return pushed_;
+  }
+  bool closed() const PYCONC_EXCLUDES(mutex_) {
+    LockGuard guard(mutex_);
+    return closed_;
+  }
+  void close() PYCONC_EXCLUDES(mutex_) {
+    LockGuard guard(mutex_);
+    closed_ = true;
+    closed_flag_.store(true, std::memory_order_release);
+  }
+  std::size_t drain() PYCONC_EXCLUDES(mutex_) {
+    Order doomed;  // destroyed outside the lock
+    std::size_t n;
+    {
+      LockGuard guard(mutex_);
+      n = order_.size();
+      std::swap(doomed, order_);
+      size_.store(0, std::memory_order_relaxed);
+    }
+    return n;
+  }
+
+ private:
+  const std::size_t maxsize_;  // 0: unbounded
+  mutable threading::Lock mutex_;
+  Order order_ PYCONC_GUARDED_BY(mutex_);
+  std::uint64_t pushed_ PYCONC_GUARDED_BY(mutex_) = 0;
+  bool closed_ PYCONC_GUARDED_BY(mutex_) = false;
+  std::atomic<std::size_t> size_{0};        // a lock-free snapshot for qsize() and try_pop
+  std::atomic<bool> closed_flag_{false};    // closed_, readable without the lock
+};
+
+/// An unbounded FIFO store: a lock-free ring for the usual short queue, and a locked
+/// deque that takes the overflow when the ring is full.
+///
+/// Order: while the overflow holds items, every put goes there too, and gets take from
+/// the ring first; so any item in the ring is older than every item in the overflow,
+/// and FIFO order holds (for each producer; concurrent puts have no order, in Python
+/// either).
+template <class T>
+class OverflowStore {
+ public:
+  static constexpr std::size_t kRing = 512;
+  OverflowStore() : ring_(kRing), overflow_(0) {}
+
+  template <class U>
+  PushResult try_push(U&& item) {
+    if (overflow_.size() == 0) {
+      PushResult r = ring_.try_push(std::forward<U>(item));
+      if (r != PushResult::full) return r;
+    }
+    return overflow_.try_push(std::forward<U>(item));
+  }
+  PopResult try_pop(std::optional<T>& out) {
+    PopResult r = ring_.try_pop(out);
+    if (r == PopResult::ok) return r;
+    // The ring's next item is still being put: it and the ones behind it are older than
+    // the overflow's, so wait for it (its put will notify) rather than skip ahead.
+    if (r == PopResult::empty && ring_.size() != 0) return PopResult::empty;
+    PopResult o = overflow_.try_pop(out);
+    if (o == PopResult::ok) return o;
+    // Shut down only when both say so (the ring has no put in flight).
+    return r == PopResult::shutdown && o == PopResult::shutdown ? PopResult::shutdown : PopResult::empty;
+  }
+  std::size_t size() const noexcept { return ring_.size() + overflow_.size(); }
+  std::uint64_t pushed() const { return ring_.pushed() + overflow_.pushed(); }
+  bool closed() const { return ring_.closed(); }
+  void close() {
+    ring_.close();
+    overflow_.close();
+  }
+  std::size_t drain() { return ring_.drain() + overflow_.drain(); }
+
+ private:
+  RingStore<T> ring_;
+  LockedStore<T, FifoOrder<T>> overflow_;
+};
+
+/// Queue's storage: the lock-free ring when bounded, ring + overflow when not. A ring
+/// needs two cells at least (with one, "filled for lap n" and "free for lap n+1" read
+/// the same), so maxsize 1 takes the locked deque.
+template <class T>
+class FifoStore {
+ public:
+  explicit FifoStore(std::size_t maxsize) {
+    if (maxsize >= 2) ring_.emplace(maxsize);
+    else if (maxsize == 1) single_.emplace(1);
+    else unbounded_.emplace();
+  }
+  template <class U>
+  PushResult try_push(U&& item) {
+    if (ring_) return ring_->try_push(std::forward<U>(item));
+    if (unbounded_) return unbounded_->try_push(std::forward<U>(item));
+    return single_->try_push(std::forward<U>(item));
+  }
+  PopResult try_pop(std::optional<T>& out) {
+    return ring_ ? ring_->try_pop(out) : unbounded_ ? unbounded_->try_pop(out) : single_->try_pop(out);
+  }
+  std::size_t size() const noexcept { return ring_ ? ring_->size() : unbounded_ ? unbounded_->size() : single_->size(); }
+  std::uint64_t pushed() const {
+    return ring_ ? ring_->pushed() : unbounded_ ? unbounded_->pushed() : single_->pushed();
+  }
+  bool closed() const { return ring_ ? ring_->closed() : unbounded_ ? unbounded_->closed() : single_->closed(); }
+  void close() { ring_ ? ring_->close() : unbounded_ ? unbounded_->close() : single_->close(); }
+  std::size_t drain() { return ring_ ? ring_->drain() : unbounded_ ? unbounded_->drain() : single_->drain(); }
+
+ private:
+  std::optional<RingStore<T>> ring_;
+  std::optional<OverflowStore<T>> unbounded_;
+  std::optional<LockedStore<T, FifoOrder<T>>> single_;
+};
+
+}  // namespace pyconc::detail

@@ -1,0 +1,272 @@
+// concurrent.futures.Future: the eventual result of an asynchronous call.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "pyconc/detail/annotations.hpp"
+#include "pyconc/detail/lock_guard.hpp"
+#include "pyconc/errors.hpp"
+#include "pyconc/threading/lock.hpp"
+#include "pyconc/threading/timeout.hpp"
+
+namespace pyconc::futures {
+
+template <class T>
+class Future;
+
+namespace detail {
+
+class FutureCore;
+
+/// Someone waiting on several futures (wait(), as_completed()): told, under the
+/// future's lock, when one of them finishes or is cancelled-and-notified. Must not block.
+class FutureListener {
+ public:
+  virtual void on_done(FutureCore& future) noexcept = 0;
+
+ protected:
+  ~FutureListener() = default;
+};
+
+/// The state shared by every Future handle, independent of the result type.
+///
+/// State machine (CPython's):  pending ─► running ─► finished
+///                               └──► cancelled ─► cancelled_and_notified
+class FutureCore {
+ public:
+  enum State : std::uint32_t { kPending, kRunning, kCancelled, kCancelledAndNotified, kFinished };
+
+  FutureCore() = default;
+  FutureCore(const FutureCore&) = delete;
+  FutureCore& operator=(const FutureCore&) = delete;
+  virtual ~FutureCore() = default;
+
+  State state() const noexcept { return static_cast<State>(state_.load(std::memory_order_acquire)); }
+  bool cancelled() const noexcept { return state() == kCancelled || state() == kCancelledAndNotified; }
+  bool running() const noexcept { return state() == kRunning; }
+  bool done() const noexcept { return state() >= kCancelled; }
+  /// Finished, or cancelled and notified: what wait()/as_completed() count as done.
+  bool settled() const noexcept { return state() >= kCancelledAndNotified; }
+
+  bool cancel();
+  bool set_running_or_notify_cancel();
+  void set_exception(std::exception_ptr error);
+
+  /// Waits until done(); false on timeout.
+  bool wait_done(const pyconc::detail::Deadline& deadline) const { return wait_state(kCancelled, deadline); }
+  /// Waits until settled(); false on timeout.
+  bool wait_settled(const pyconc::detail::Deadline& deadline) const {
+    return wait_state(kCancelledAndNotified, deadline);
+  }
+  /// After done(): CancelledError if cancelled, else the exception (null if none).
+  std::exception_ptr exception_or_cancelled() const;
+  /// The exception (Python's Future.exception(timeout)): TimeoutError, CancelledError.
+  std::exception_ptr exception(const pyconc::detail::Deadline& deadline) const;
+  /// Waits for done(), then rethrows a cancellation or the task's exception.
+  void wait_for_value(const pyconc::detail::Deadline& deadline) const;
+
+  /// Registers a listener unless already settled; returns whether it was registered.
+  bool add_listener(FutureListener* listener);
+  void remove_listener(FutureListener* listener);
+  /// Runs `fn` when done (at once, in this thread, if done already).
+  void add_callback(std::function<void()> fn);
+
+ protected:
+  /// Stores the result via `store()` and finishes; InvalidStateError if already done.
+  template <class Store>
+  void finish(Store&& store) {
+    std::vector<std::function<void()>> callbacks;
+    {
+      pyconc::detail::LockGuard guard(lock_);
+      check_can_finish();
+      store();
+      publish_finished();
+      if (hooks_) callbacks.swap(hooks_->callbacks);
+    }
+    wake_and_call(callbacks);
+  }
+
+ private:
+  bool wait_state(std::uint32_t at_least, const pyconc::detail::Deadline& deadline) const;
+  void check_can_finish() const PYCONC_REQUIRES(lock_);
+  void publish_finished() PYCONC_REQUIRES(lock_);
+  void notify_listeners() PYCONC_REQUIRES(lock_);
+  void wake_and_call(std::vector<std::function<void()>>& callbacks);
+
+  std::atomic<std::uint32_t> state_{kPending};  // futex word for result() waiters
+  mutable std::atomic<std::uint32_t> sleepers_{0};
+  threading::Lock lock_;
+  // Written once under lock_ before the state becomes kFinished (release); read after an
+  // acquire load saw kFinished, so no lock is needed to read it.
+  std::exception_ptr exception_;
+  // Listeners and callbacks, allocated on first use: most futures never have any, and
+  // a small future state keeps a burst of submissions cheap.
+  struct Hooks {
+    std::vector<FutureListener*> listeners;
+    std::vector<std::function<void()>> callbacks;
+  };
+  std::unique_ptr<Hooks> hooks_ PYCONC_GUARDED_BY(lock_);
+  Hooks& hooks() PYCONC_REQUIRES(lock_) {
+    if (!hooks_) hooks_ = std::make_unique<Hooks>();
+    return *hooks_;
+  }
+};
+
+template <class T>
+class FutureState : public FutureCore {
+ public:
+  template <class U>
+  void set_result(U&& value) {
+    finish([&] { value_.emplace(std::forward<U>(value)); });
+  }
+  const T& value() const { return *value_; }
+  /// Moves the value out (only for a sole owner, e.g. Executor::map's results).
+  T take_value() { return std::move(*value_); }
+
+ private:
+  std::optional<T> value_;  // as exception_: written before kFinished is published
+};
+
+template <>
+class FutureState<void> : public FutureCore {
+ public:
+  void set_result() {
+    finish([] {});
+  }
+};
+
+/// Access to a Future's shared state for executors and wait()/as_completed().
+struct FutureAccess {
+  template <class T>
+  static FutureCore& core(const Future<T>& f) {
+    return f.state();
+  }
+  template <class T>
+  static Future<T> make(std::shared_ptr<FutureState<T>> state) {
+    return Future<T>(std::move(state));
+  }
+  template <class T>
+  static FutureState<T>& state(const Future<T>& f) {
+    return *f.state_;
+  }
+};
+
+}  // namespace detail
+
+/// The eventual result of an asynchronous call (Python's concurrent.futures.Future): a
+/// cheap, copyable handle to state shared with whoever runs the call.
+///
+///     futures::Future<int> f = executor.submit(square, 7);
+///     int x = f.result();                  // waits; rethrows the task's exception
+///     f.add_done_callback([](futures::Future<int> done) { ... });
+///     if (!f.done()) f.cancel();
+///
+/// States, as CPython's: pending → running → finished, or pending → cancelled. cancel()
+/// succeeds only while pending. result()/exception() wait (at most `timeout`, else
+/// TimeoutError) and raise CancelledError for a cancelled future; result() rethrows the
+/// task's exception with its original type. A callback runs once, when the future is
+/// done (at once, in the caller, if it already is); an exception escaping a callback is
+/// reported on stderr and ignored, as Python logs it.
+///
+/// Executor side (for those who write executors): set_running_or_notify_cancel(),
+/// set_result(), set_exception(); setting a done future raises InvalidStateError.
+///
+/// Thread safety: every member may be called from any thread, on any copy.
+///
+/// Memory ordering: everything the task did before finishing is visible to a thread
+/// that saw done() (or got the result or exception).
+///
+/// Differences from Python: result() returns a reference to the stored value (valid
+/// while any handle to the future exists), like std::shared_future::get(); exception()
+/// returns a std::exception_ptr (null: no exception). Future<void> stands for a call
+/// returning None. A default-constructed Future is a new pending future, as Python's
+/// Future() is.
+template <class T>
+class Future {
+ public:
+  using value_type = T;
+
+  /// A new, pending future (for executor implementers and tests).
+  Future() : state_(std::make_shared<detail::FutureState<T>>()) {}
+
+  /// Cancels if pending; true if the future is (now) cancelled.
+  bool cancel() { return state_->cancel(); }
+  bool cancelled() const noexcept { return state_->cancelled(); }
+  bool running() const noexcept { return state_->running(); }
+  bool done() const noexcept { return state_->done(); }
+
+  /// The call's result, waiting as long as needed.
+  decltype(auto) result() const { return result_until(pyconc::detail::Deadline::never()); }
+  /// The call's result, waiting at most `timeout` (then TimeoutError).
+  decltype(auto) result(Seconds timeout) const {
+    // As Python's, the timeout is only looked at when the call has to wait.
+    return result_until(state_->done() ? pyconc::detail::Deadline::never() : pyconc::detail::optional_deadline(timeout));
+  }
+  /// The call's exception (null if it returned), waiting as long as needed.
+  std::exception_ptr exception() const { return state_->exception(pyconc::detail::Deadline::never()); }
+  std::exception_ptr exception(Seconds timeout) const {
+    return state_->exception(state_->done() ? pyconc::detail::Deadline::never()
+                                            : pyconc::detail::optional_deadline(timeout));
+  }
+
+  /// Calls `fn(future)` when the future is done (at once if it is).
+  template <class F>
+    requires std::invocable<F&, Future<T>>
+  void add_done_callback(F fn) {
+    std::weak_ptr<detail::FutureState<T>> weak = state_;
+    state_->add_callback([fn = std::move(fn), weak]() mutable {
+      if (auto s = weak.lock()) fn(Future<T>(std::move(s)));
+    });
+  }
+
+  // ---- executor side ----
+  /// pending → running (true); cancelled → cancelled-and-notified (false);
+  /// RuntimeError otherwise.
+  bool set_running_or_notify_cancel() { return state_->set_running_or_notify_cancel(); }
+  template <class U = T>
+    requires(!std::is_void_v<T> && std::is_constructible_v<T, U &&>)
+  void set_result(U&& value) {
+    state_->set_result(std::forward<U>(value));
+  }
+  void set_result()
+    requires std::is_void_v<T>
+  {
+    state_->set_result();
+  }
+  void set_exception(std::exception_ptr error) { state_->set_exception(std::move(error)); }
+
+  /// The same future (Python's `is`).
+  friend bool operator==(const Future& a, const Future& b) noexcept { return a.state_ == b.state_; }
+  /// For std::hash: futures as dictionary keys, as Python's {executor.submit(...): url}.
+  std::size_t hash() const noexcept { return std::hash<const void*>()(state_.get()); }
+
+ private:
+  friend struct detail::FutureAccess;
+  template <class>
+  friend class Future;
+  explicit Future(std::shared_ptr<detail::FutureState<T>> state) : state_(std::move(state)) {}
+  detail::FutureState<T>& state() const { return *state_; }
+
+  decltype(auto) result_until(const pyconc::detail::Deadline& deadline) const {
+    state_->wait_for_value(deadline);
+    if constexpr (std::is_void_v<T>) return;
+    else return static_cast<const T&>(state_->value());
+  }
+
+  std::shared_ptr<detail::FutureState<T>> state_;
+};
+
+}  // namespace pyconc::futures
+
+template <class T>
+struct std::hash<pyconc::futures::Future<T>> {
+  std::size_t operator()(const pyconc::futures::Future<T>& f) const noexcept { return f.hash(); }
+};

@@ -1,0 +1,205 @@
+// concurrent.futures.wait and concurrent.futures.as_completed.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <cstddef>
+#include <iterator>
+#include <string>
+#include <memory>
+#include <optional>
+#include <unordered_map>
+#include <vector>
+
+#include "pyconc/futures/future.hpp"
+
+namespace pyconc::futures {
+
+/// wait()'s return_when (Python's module constants).
+enum class ReturnWhen { FIRST_COMPLETED, FIRST_EXCEPTION, ALL_COMPLETED };
+inline constexpr ReturnWhen FIRST_COMPLETED = ReturnWhen::FIRST_COMPLETED;
+inline constexpr ReturnWhen FIRST_EXCEPTION = ReturnWhen::FIRST_EXCEPTION;
+inline constexpr ReturnWhen ALL_COMPLETED = ReturnWhen::ALL_COMPLETED;
+
+/// wait()'s result (Python's DoneAndNotDoneFutures named tuple of sets); each list keeps
+/// the input order, without duplicates.
+template <class T>
+struct DoneAndNotDone {
+  std::vector<Future<T>> done;
+  std::vector<Future<T>> not_done;
+};
+
+namespace detail {
+
+/// Collects futures as they settle and wakes one waiting thread (the listener of
+/// wait() and as_completed()).
+class Collector final : public FutureListener {
+ public:
+  Collector(ReturnWhen mode, std::size_t pending) : mode_(mode), pending_(pending) {}
+  void on_done(FutureCore& future) noexcept override;
+  /// Waits until the mode's condition holds or `deadline`; false on timeout.
+  bool wait(const pyconc::detail::Deadline& deadline);
+  /// Takes the futures settled since the last call, in the order they settled.
+  std::vector<FutureCore*> take();
+  /// `n` of the futures were settled before the listener was installed.
+  void discount(std::size_t n);
+
+ private:
+  const ReturnWhen mode_;  // ALL_COMPLETED doubles as "as_completed": wake on each
+  threading::Lock lock_;
+  std::vector<FutureCore*> settled_ PYCONC_GUARDED_BY(lock_);
+  std::size_t pending_ PYCONC_GUARDED_BY(lock_);
+  std::atomic<std::uint32_t> signal_{0};
+  std::atomic<std::uint32_t> sleeping_{0};
+};
+
+/// Registers `collector` on every unsettled future; returns the settled ones.
+std::vector<FutureCore*> install(Collector& collector, const std::vector<FutureCore*>& cores);
+void uninstall(Collector& collector, const std::vector<FutureCore*>& cores);
+bool failed(const FutureCore& core);
+
+/// `fs` without repeats, in first-seen order (Python works on sets). No allocation per
+/// element: a sorted copy of the pointers finds the repeats.
+template <class T>
+std::vector<Future<T>> unique_futures(const std::vector<Future<T>>& fs) {
+  std::vector<std::pair<const FutureCore*, std::size_t>> keys;
+  keys.reserve(fs.size());
+  for (std::size_t i = 0; i < fs.size(); ++i) keys.emplace_back(&FutureAccess::core(fs[i]), i);
+  std::sort(keys.begin(), keys.end());
+  std::vector<char> keep(fs.size(), 0);
+  for (std::size_t i = 0; i < keys.size(); ++i)
+    if (i == 0 || keys[i].first != keys[i - 1].first) keep[keys[i].second] = 1;
+  std::vector<Future<T>> out;
+  out.reserve(fs.size());
+  for (std::size_t i = 0; i < fs.size(); ++i)
+    if (keep[i]) out.push_back(fs[i]);
+  return out;
+}
+
+template <class T>
+DoneAndNotDone<T> wait_impl(const std::vector<Future<T>>& input, const pyconc::detail::Deadline& deadline,
+                            ReturnWhen return_when) {
+  std::vector<Future<T>> fs = unique_futures(input);
+  if (return_when == ALL_COMPLETED) {
+    // No listener needed: waiting on each in turn ends when all are settled, and wakes
+    // (never polls) on completion. From the last: executors run work in submission
+    // order, so the last future is usually the last to settle, and one wake-up covers
+    // them all instead of one per future.
+    for (auto it = fs.rbegin(); it != fs.rend(); ++it)
+      if (!FutureAccess::core(*it).wait_settled(deadline)) break;
+  } else {
+    std::vector<FutureCore*> cores;
+    cores.reserve(fs.size());
+    for (auto& f : fs) cores.push_back(&FutureAccess::core(f));
+    Collector collector(return_when, fs.size());
+    std::vector<FutureCore*> already = install(collector, cores);
+    collector.discount(already.size());
+    bool stop = return_when == FIRST_COMPLETED
+                    ? !already.empty()
+                    : std::any_of(already.begin(), already.end(), [](const FutureCore* c) { return failed(*c); });
+    if (!stop && already.size() < fs.size()) collector.wait(deadline);
+    uninstall(collector, cores);
+  }
+  // Done is what is settled now (what settled during the wait, and perhaps a few more).
+  DoneAndNotDone<T> out;
+  for (auto& f : fs) (FutureAccess::core(f).settled() ? out.done : out.not_done).push_back(f);
+  return out;
+}
+
+}  // namespace detail
+
+/// Waits until all futures are done (or the first completes, or the first fails), or
+/// `timeout`; returns which are done (Python's concurrent.futures.wait). A future counts
+/// as done when finished, or cancelled and its executor has noticed.
+template <class T>
+DoneAndNotDone<T> wait(const std::vector<Future<T>>& fs, ReturnWhen return_when = ALL_COMPLETED) {
+  return detail::wait_impl(fs, pyconc::detail::Deadline::never(), return_when);
+}
+template <class T>
+DoneAndNotDone<T> wait(const std::vector<Future<T>>& fs, Seconds timeout, ReturnWhen return_when = ALL_COMPLETED) {
+  return detail::wait_impl(fs, pyconc::detail::optional_deadline(timeout), return_when);
+}
+
+/// The futures of `fs` in the order they complete (Python's as_completed): a range that
+/// yields the already-done ones first, then each as it settles, and raises TimeoutError
+/// ("N (of M) futures unfinished") when `timeout` (from the call) passes first. Wakes on
+/// completion; never polls. Duplicates are yielded once.
+template <class T>
+class AsCompleted {
+ public:
+  AsCompleted(const std::vector<Future<T>>& fs, std::optional<pyconc::detail::Deadline> deadline)
+      : futures_(detail::unique_futures(fs)), deadline_(deadline) {
+    for (auto& f : futures_) {
+      cores_.push_back(&detail::FutureAccess::core(f));
+      by_core_.emplace(cores_.back(), f);
+    }
+    collector_ = std::make_unique<detail::Collector>(ALL_COMPLETED, futures_.size());
+    ready_ = detail::install(*collector_, cores_);
+    collector_->discount(ready_.size());
+  }
+  AsCompleted(AsCompleted&&) noexcept = default;
+  AsCompleted& operator=(AsCompleted&&) = delete;
+  ~AsCompleted() {
+    if (collector_) detail::uninstall(*collector_, cores_);
+  }
+
+  class iterator {
+   public:
+    using iterator_category = std::input_iterator_tag;
+    using value_type = Future<T>;
+    using difference_type = std::ptrdiff_t;
+    explicit iterator(AsCompleted* owner) : owner_(owner) { owner_->fill(); }
+    Future<T> operator*() const { return owner_->by_core_.at(owner_->ready_[owner_->next_]); }
+    iterator& operator++() {
+      ++owner_->next_;
+      ++owner_->yielded_;
+      owner_->fill();
+      return *this;
+    }
+    void operator++(int) { ++*this; }
+    bool operator==(std::default_sentinel_t) const { return owner_->yielded_ >= owner_->futures_.size(); }
+
+   private:
+    AsCompleted* owner_;
+  };
+  iterator begin() { return iterator(this); }
+  std::default_sentinel_t end() { return {}; }
+
+ private:
+  // Makes sure ready_[next_] exists unless everything was yielded; may wait.
+  void fill() {
+    while (yielded_ < futures_.size() && next_ >= ready_.size()) {
+      ready_.clear();
+      next_ = 0;
+      ready_ = collector_->take();
+      if (!ready_.empty()) break;
+      if (!collector_->wait(deadline_ ? *deadline_ : pyconc::detail::Deadline::never())) {
+        ready_ = collector_->take();
+        if (!ready_.empty()) break;
+        std::size_t left = futures_.size() - yielded_;
+        throw TimeoutError(std::to_string(left) + " (of " + std::to_string(futures_.size()) +
+                           ") futures unfinished");
+      }
+    }
+  }
+
+  std::vector<Future<T>> futures_;
+  std::vector<detail::FutureCore*> cores_;
+  std::unordered_map<detail::FutureCore*, Future<T>> by_core_;
+  std::unique_ptr<detail::Collector> collector_;
+  std::vector<detail::FutureCore*> ready_;
+  std::size_t next_ = 0;
+  std::size_t yielded_ = 0;
+  std::optional<pyconc::detail::Deadline> deadline_;
+};
+
+template <class T>
+AsCompleted<T> as_completed(const std::vector<Future<T>>& fs) {
+  return AsCompleted<T>(fs, std::nullopt);
+}
+template <class T>
+AsCompleted<T> as_completed(const std::vector<Future<T>>& fs, Seconds timeout) {
+  return AsCompleted<T>(fs, pyconc::detail::optional_deadline(timeout));
+}
+
+}  // namespace pyconc::futures

@@ -1,0 +1,256 @@
+// The one implementation behind Queue, LifoQueue and PriorityQueue (CPython's Queue with
+// its _put/_get hooks): blocking, timeouts, task accounting and shutdown over a store.
+//
+//   put ──► store.try_push ─ok─► not_empty.notify_one ──► a getter wakes
+//             │ full: spin, then sleep on not_full (woken by a get)
+//   get ──► store.try_pop  ─ok─► not_full.notify_one  ──► a putter wakes
+//             │ empty: spin, then sleep on not_empty (woken by a put)
+//   task_done ─► settled += 1 ─(settled == pushed)─► all_tasks_done.notify_all ─► join()
+//
+// The stores (detail/ring_store.hpp, detail/locked_store.hpp) decide the order and where
+// the items live; notifying costs a fence and a load while nobody sleeps.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <thread>
+#include <type_traits>
+#include <utility>
+
+#include "pyconc/detail/eventcount.hpp"
+#include "pyconc/detail/locked_store.hpp"
+#include "pyconc/detail/ring_store.hpp"
+#include "pyconc/errors.hpp"
+#include "pyconc/threading/timeout.hpp"
+
+namespace pyconc::detail {
+
+/// Python's queue timeout rules: None waits forever, a negative timeout is a ValueError;
+/// a timeout too large for the clock waits forever.
+Deadline queue_deadline(std::optional<Seconds> timeout);
+
+template <class T, class Store>
+class BasicQueue {
+ public:
+  explicit BasicQueue(long long maxsize) : maxsize_(maxsize), store_(maxsize > 0 ? static_cast<std::size_t>(maxsize) : 0) {}
+  BasicQueue(const BasicQueue&) = delete;
+  BasicQueue& operator=(const BasicQueue&) = delete;
+
+  /// Puts `item`, waiting for a free slot if the queue is full (Python: put(item)).
+  void put(T item) { put_until(item, Deadline::never(), true); }
+  /// block=false: Full at once if there is no free slot.
+  void put(T item, bool block) { put_until(item, Deadline::never(), block); }
+  /// Waits at most `timeout` for a free slot, then raises Full; negative: ValueError.
+  void put(T item, bool block, Seconds timeout) {
+    // Python's order of checks: shut down first, then the timeout; an unbounded queue
+    // never waits, so it never looks at the timeout.
+    if (block && maxsize_ > 0) {
+      if (store_.closed()) throw queue::ShutDown("put to a queue that is shut down");
+      put_until(item, queue_deadline(timeout), true);
+    } else {
+      put_until(item, Deadline::never(), block);
+    }
+  }
+  void put(T item, Seconds timeout) { put(std::move(item), true, timeout); }
+  /// put(item, false).
+  void put_nowait(T item) { put_until(item, Deadline::never(), false); }
+
+  /// Removes and returns the next item, waiting for one if needed (Python: get()).
+  T get() { return get_until(Deadline::never(), true); }
+  /// block=false: Empty at once if there is no item.
+  T get(bool block) { return get_until(Deadline::never(), block); }
+  /// Waits at most `timeout`, then raises Empty; negative: ValueError.
+  T get(bool block, Seconds timeout) {
+    if (!block) return get_until(Deadline::never(), false);
+    // Python's order of checks: shut down and empty first, then the timeout.
+    if (store_.closed() && store_.size() == 0) throw queue::ShutDown("get from a queue that is shut down and empty");
+    return get_until(queue_deadline(timeout), true);
+  }
+  T get(Seconds timeout) { return get(true, timeout); }
+  /// get(false).
+  T get_nowait() { return get_until(Deadline::never(), false); }
+
+  /// C++: puts without blocking or throwing; false when full or shut down (then `item`
+  /// is left untouched).
+  bool try_put(T&& item) { return push(item) == PushResult::ok; }
+  bool try_put(const T& item) { return push(item) == PushResult::ok; }
+  /// C++: gets without blocking or throwing; nullopt when empty (or shut down).
+  std::optional<T> try_get() {
+    std::optional<T> out;
+    pop(out);
+    return out;
+  }
+
+  /// The approximate number of items (as Python's: another thread may change it).
+  std::size_t qsize() const noexcept { return store_.size(); }
+  bool empty() const noexcept { return qsize() == 0; }
+  /// True when maxsize > 0 and the queue holds maxsize items.
+  bool full() const noexcept { return maxsize_ > 0 && qsize() >= static_cast<std::size_t>(maxsize_); }
+  long long maxsize() const noexcept { return maxsize_; }
+
+  /// Marks one gotten item as processed; ValueError when called more often than items
+  /// were put.
+  void task_done() {
+    std::uint64_t settled = settled_.fetch_add(1, std::memory_order_acq_rel) + 1;
+    std::uint64_t pushed = store_.pushed();
+    if (settled > pushed) {
+      settled_.fetch_sub(1, std::memory_order_acq_rel);
+      throw ValueError("task_done() called too many times");
+    }
+    if (settled == pushed) all_tasks_done_.notify_all();
+  }
+  /// Blocks until every item put has been gotten and marked task_done().
+  void join() {
+    for (;;) {
+      if (unfinished() == 0) return;
+      std::uint32_t key = all_tasks_done_.prepare_wait();
+      if (unfinished() == 0) {
+        all_tasks_done_.cancel_wait();
+        return;
+      }
+      all_tasks_done_.wait(key, Deadline::never());
+    }
+  }
+  /// Items put but not yet marked done (Python's unfinished_tasks).
+  std::uint64_t unfinished_tasks() const noexcept { return unfinished(); }
+
+  /// Python 3.13's shutdown: later puts raise ShutDown; gets drain the remaining items,
+  /// then raise ShutDown; every blocked caller wakes. immediate=true discards the items
+  /// (counting them done, so join() returns once the others are done).
+  void shutdown(bool immediate = false) {
+    store_.close();
+    if (immediate) {
+      std::size_t n = store_.drain();
+      settled_.fetch_add(n, std::memory_order_acq_rel);
+      all_tasks_done_.notify_all();
+    }
+    not_empty_.notify_all();
+    not_full_.notify_all();
+  }
+  /// Whether shutdown() was called (Python's is_shutdown attribute).
+  bool is_shutdown() const { return store_.closed(); }
+
+ private:
+  // Spin briefly before sleeping: most waits on a busy queue end within microseconds,
+  // and a sleep + wake-up costs two system calls. Kept short, and without sched_yield:
+  // when threads outnumber cores, a spinning or yielding waiter steals the time of the
+  // very thread it waits for (measured: tens of thousands of context switches).
+  static constexpr int kSpins = 150;
+
+  std::uint64_t unfinished() const noexcept {
+    // settled first: both counts only grow, so pushed read later >= pushed at the time
+    // settled was read, and 0 means there was a moment with nothing unfinished. (In the
+    // other order, a put and a task_done() between the two reads would look like 0.)
+    std::uint64_t settled = settled_.load(std::memory_order_acquire);
+    std::uint64_t pushed = store_.pushed();
+    return pushed > settled ? pushed - settled : 0;
+  }
+
+  template <class U>
+  PushResult push(U& item) {
+    PushResult r = store_.try_push(std::forward<U>(item));
+    if (r == PushResult::ok) {
+      not_empty_.notify_one();
+      // A put still in flight when shutdown() ran (the ring claims a slot, then fills
+      // it): getters that found the slot unfilled went back to sleep, and once this item
+      // is taken the queue is shut down and empty for all the others: wake them all.
+      if (not_empty_.has_waiters() && store_.closed()) not_empty_.notify_all();
+    }
+    return r;
+  }
+  PopResult pop(std::optional<T>& out) {
+    PopResult r = store_.try_pop(out);
+    // Unbounded: no put ever waits, so there is nobody to tell.
+    if (r == PopResult::ok && maxsize_ > 0) not_full_.notify_one();
+    return r;
+  }
+
+  // A thread woken by notify_one() passes the baton: while more items (or free slots)
+  // remain, the next sleeper is woken too (see EventCount::notify_one).
+  void pass_on_not_empty() {
+    if (store_.size() > 0) not_empty_.notify_one();
+  }
+  void pass_on_not_full() {
+    if (maxsize_ <= 0 || store_.size() < static_cast<std::size_t>(maxsize_)) not_full_.notify_one();
+  }
+
+  void put_until(T& item, const Deadline& deadline, bool block) {
+    bool slept = false;
+    for (int spin = 0;; ++spin) {
+      PushResult r = push(item);
+      if (r == PushResult::ok) {
+        if (slept) pass_on_not_full();
+        return;
+      }
+      if (r == PushResult::shutdown) throw queue::ShutDown("put to a queue that is shut down");
+      if (!block) throw queue::Full("queue is full");
+      if (spin < kSpins && !(spin % 64 == 63 && deadline.expired())) {
+        cpu_relax();
+        continue;
+      }
+      std::uint32_t key = not_full_.prepare_wait();
+      r = push(item);
+      if (r != PushResult::full) {
+        not_full_.cancel_wait();
+        if (r == PushResult::ok) return;
+        throw queue::ShutDown("put to a queue that is shut down");
+      }
+      slept = true;
+      if (!not_full_.wait(key, deadline)) {
+        r = push(item);
+        if (r == PushResult::ok) {
+          pass_on_not_full();
+          return;
+        }
+        if (r == PushResult::shutdown) throw queue::ShutDown("put to a queue that is shut down");
+        throw queue::Full("queue is full");
+      }
+    }
+  }
+
+  T get_until(const Deadline& deadline, bool block) {
+    std::optional<T> out;
+    bool slept = false;
+    for (int spin = 0;; ++spin) {
+      PopResult r = pop(out);
+      if (r == PopResult::ok) {
+        if (slept) pass_on_not_empty();
+        return std::move(*out);
+      }
+      if (r == PopResult::shutdown) throw queue::ShutDown("get from a queue that is shut down and empty");
+      if (!block) throw queue::Empty("queue is empty");
+      if (spin < kSpins && !(spin % 64 == 63 && deadline.expired())) {
+        cpu_relax();
+        continue;
+      }
+      std::uint32_t key = not_empty_.prepare_wait();
+      r = pop(out);
+      if (r != PopResult::empty) {
+        not_empty_.cancel_wait();
+        if (r == PopResult::ok) return std::move(*out);
+        throw queue::ShutDown("get from a queue that is shut down and empty");
+      }
+      slept = true;
+      if (!not_empty_.wait(key, deadline)) {
+        r = pop(out);
+        if (r == PopResult::ok) {
+          pass_on_not_empty();
+          return std::move(*out);
+        }
+        if (r == PopResult::shutdown) throw queue::ShutDown("get from a queue that is shut down and empty");
+        throw queue::Empty("queue is empty");
+      }
+    }
+  }
+
+  const long long maxsize_;
+  Store store_;
+  EventCount not_empty_;
+  EventCount not_full_;
+  EventCount all_tasks_done_;
+  alignas(64) std::atomic<std::uint64_t> settled_{0};  // task_done() calls + discarded items
+};
+
+}  // namespace pyconc::detail
