@@ -49,6 +49,21 @@ def workloads(bin_dir, quick):
             "python-stdlib": py("lock_2threads", n),
         },
     })
+    n = 20_000 if quick else 100_000
+    table.append({
+        "id": "thread_pool_submit", "n": n, "primary": "pyconc",
+        "impls": {name: prog("thread_pool_submit", name, "--n", str(n)) for name in (
+            "pyconc", "packaged_task-pool", "tbb-task_group-nofuture", "asio-thread_pool-post-nofuture")}
+        | {"python-stdlib": py("thread_pool_submit", n)},
+    })
+    n = 100_000 if quick else 1_000_000
+    table.append({
+        "id": "queue_1p1c", "n": n, "primary": "pyconc",
+        "impls": {name: prog("queue_1p1c", name, "--n", str(n)) for name in (
+            "pyconc", "std-mutex-2condvar-bounded", "tbb-concurrent_bounded_queue",
+            "moodycamel-BlockingConcurrentQueue-unbounded")}
+        | {"python-stdlib": py("queue_1p1c", n)},
+    })
     limit = 60_000 if quick else 300_000
     table.append({
         "id": "cpu_bound_speedup.threads", "n": limit, "primary": "pyconc",

@@ -47,6 +47,50 @@ def lock_2threads(n):
     emit("lock_2threads", 2 * n / elapsed, "acquisitions/s", 2 * n)
 
 
+def thread_pool_submit(n):
+    """One thread submits n tasks returning their int argument to a 2-thread pool; waits."""
+    from concurrent.futures import ThreadPoolExecutor, wait
+    with ThreadPoolExecutor(2) as ex:
+        start = time.perf_counter()
+        fs = [ex.submit(identity, i) for i in range(n)]
+        wait(fs)
+        elapsed = time.perf_counter() - start
+    check(fs[-1].result() == n - 1, "last result")
+    emit("thread_pool_submit", n / elapsed, "tasks/s", n)
+
+
+def queue_1p1c(n):
+    """A Queue(1024); one producer thread puts n ints then None, one consumer gets them."""
+    import queue
+    q = queue.Queue(1024)
+    total = [0]
+
+    def producer():
+        for i in range(n):
+            q.put(i)
+        q.put(None)
+
+    def consumer():
+        s = 0
+        while (v := q.get()) is not None:
+            s += v
+        total[0] = s
+
+    threads = [threading.Thread(target=producer), threading.Thread(target=consumer)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - start
+    check(total[0] == n * (n - 1) // 2, "consumer got every item once")
+    emit("queue_1p1c", n / elapsed, "items/s", n)
+
+
+def identity(x):
+    return x
+
+
 def count_primes(lo, hi):
     """Primes in [lo, hi) by trial division (the cpu_bound_speedup job)."""
     found = 0
@@ -76,7 +120,7 @@ def cpu_bound_speedup(limit):
     emit("cpu_bound_speedup.threads", serial_time / threaded_time, "x", limit)
 
 
-WORKLOADS = {f.__name__: f for f in (lock_2threads, cpu_bound_speedup)}
+WORKLOADS = {f.__name__: f for f in (lock_2threads, thread_pool_submit, queue_1p1c, cpu_bound_speedup)}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in WORKLOADS:
