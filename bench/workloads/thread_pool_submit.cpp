@@ -100,7 +100,10 @@ int main(int argc, char** argv) {
     bench::check(fs.back().get() == n - 1, "last result");
     emit(impl, n, d);
   } else if (impl == "tbb-task_group-nofuture") {
-    tbb::task_arena arena(2);  // 2 workers, as the others (the submitter joins in wait())
+    // 2 worker threads, as the other pools; the submitting thread also runs tasks
+    // while it waits in wait(), as task_group does.
+    tbb::global_control threads(tbb::global_control::max_allowed_parallelism, 3);
+    tbb::task_arena arena(3, 1);
     std::vector<long> out(n);
     double d = 0;
     arena.execute([&] {
