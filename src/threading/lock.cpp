@@ -51,10 +51,11 @@ bool Lock::try_lock_slow() noexcept {
 }
 
 bool Lock::lock_slow(const detail::Deadline& deadline) {
+  constexpr int kSpins = 300;
   bool slept = false;  // once parked, we take the lock with kParked set and kWoken clear
   for (;;) {
     // Spin briefly first: a critical section is usually shorter than a sleep + wake-up.
-    for (int i = 0; i < 100; ++i) {
+    for (int i = 0; i < kSpins; ++i) {
       std::uint32_t s = state_.load(std::memory_order_relaxed);
       if ((s & kLocked) == 0) {
         std::uint32_t next = slept ? ((s | kLocked | kParked) & ~kWoken) : (s | kLocked);
@@ -65,7 +66,11 @@ bool Lock::lock_slow(const detail::Deadline& deadline) {
       detail::cpu_relax();
     }
     std::uint32_t s = state_.load(std::memory_order_relaxed);
-    if ((s & kLocked) == 0) continue;
+    if ((s & kLocked) == 0) {
+      std::uint32_t next = slept ? ((s | kLocked | kParked) & ~kWoken) : (s | kLocked);
+      if (state_.compare_exchange_strong(s, next, std::memory_order_acquire, std::memory_order_relaxed)) return true;
+      continue;
+    }
     std::uint32_t parked = (s | kParked) & ~kWoken;
     if (s != parked &&
         !state_.compare_exchange_strong(s, parked, std::memory_order_relaxed, std::memory_order_relaxed))
