@@ -1,8 +1,15 @@
 // Helpers shared by pyconc's test suites.
 #pragma once
 
+#include <linux/futex.h>
+#include <sys/syscall.h>
+
 #include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <fstream>
 #include <functional>
+#include <string>
 #include <thread>
 
 namespace pyconc_test {
@@ -20,6 +27,25 @@ inline bool eventually(const std::function<bool()>& pred, std::chrono::duration<
     std::this_thread::yield();
   }
   return true;
+}
+
+/// Whether kernel thread `tid` of this process is asleep in a futex wait — and, given
+/// an object, waiting on a word inside its `size` bytes (it really blocked on that
+/// object). Read from /proc/self/task/<tid>/syscall: the way to know "the other thread
+/// is now blocked" without sleeping and hoping.
+inline bool asleep_in_futex(long tid, const void* object = nullptr, std::size_t size = 0) {
+  if (tid == 0) return false;
+  std::ifstream file("/proc/self/task/" + std::to_string(tid) + "/syscall");
+  long number = -1;
+  std::string addr_text, op_text;
+  if (!(file >> number) || number != SYS_futex) return false;  // "running" or another call
+  if (!(file >> addr_text >> op_text)) return false;
+  int cmd = static_cast<int>(std::stoull(op_text, nullptr, 16)) & FUTEX_CMD_MASK;
+  if (cmd != FUTEX_WAIT && cmd != FUTEX_WAIT_BITSET) return false;
+  if (object == nullptr) return true;
+  auto addr = static_cast<std::uintptr_t>(std::stoull(addr_text, nullptr, 16));
+  auto begin = reinterpret_cast<std::uintptr_t>(object);
+  return addr >= begin && addr < begin + size;
 }
 
 /// Seconds since `start`.

@@ -27,6 +27,7 @@ namespace futures = pyconc::futures;
 namespace threading = pyconc::threading;
 using namespace std::chrono_literals;
 using pyconc_test::Clock;
+using pyconc_test::asleep_in_futex;
 using pyconc_test::eventually;
 using pyconc_test::kPrompt;
 using pyconc_test::seconds_since;
@@ -34,16 +35,6 @@ using Fut = futures::Future<int>;
 using Futs = std::vector<Fut>;
 
 namespace {
-
-/// Whether kernel thread `tid` of this process sleeps in a futex wait.
-bool asleep_in_futex(long tid) {
-  std::ifstream file("/proc/self/task/" + std::to_string(tid) + "/syscall");
-  long number = -1;
-  std::string addr, op;
-  if (!(file >> number >> addr >> op) || number != SYS_futex) return false;
-  int cmd = static_cast<int>(std::stoul(op, nullptr, 16)) & FUTEX_CMD_MASK;
-  return cmd == FUTEX_WAIT || cmd == FUTEX_WAIT_BITSET;
-}
 
 /// Runs a blocking call in its own thread and keeps what it returned and when.
 template <class R>

@@ -31,30 +31,16 @@ namespace queue = pyconc::queue;
 namespace threading = pyconc::threading;
 using namespace std::chrono_literals;
 using pyconc_test::Clock;
+using pyconc_test::asleep_in_futex;
 using pyconc_test::eventually;
 using pyconc_test::kPrompt;
 using pyconc_test::seconds_since;
 
 namespace {
 
-/// Whether thread `tid` is asleep in futex(2) on a word inside [object, object + size).
-bool asleep_in(long tid, const void* object, std::size_t size) {
-  if (tid == 0) return false;
-  std::ifstream file("/proc/self/task/" + std::to_string(tid) + "/syscall");
-  long number = -1;
-  if (!(file >> number) || number != SYS_futex) return false;
-  std::string addr_text, op_text;
-  if (!(file >> addr_text >> op_text)) return false;
-  auto addr = static_cast<std::uintptr_t>(std::stoull(addr_text, nullptr, 16));
-  auto cmd = static_cast<int>(std::stoull(op_text, nullptr, 16)) & FUTEX_CMD_MASK;
-  if (cmd != FUTEX_WAIT && cmd != FUTEX_WAIT_BITSET) return false;
-  auto begin = reinterpret_cast<std::uintptr_t>(object);
-  return addr >= begin && addr < begin + size;
-}
-
 template <class Q>
 bool asleep_in_queue(const std::atomic<long>& tid, const Q& q) {
-  return asleep_in(tid.load(), &q, sizeof q);
+  return asleep_in_futex(tid.load(), &q, sizeof q);
 }
 
 /// Counts live objects by address: catches leaks and double destruction.

@@ -443,3 +443,89 @@ TEST(QueueStress, SimpleQueueManyProducersManyConsumers) {
   EXPECT_EQ(bad, 0);
   EXPECT_TRUE(q.empty());
 }
+
+// ---------------------------------------------------------------------------------------
+// Hand-over under preemption: more threads than cores on a tiny queue, so that putters
+// and getters keep falling asleep and waking each other. A lost wake-up leaves both
+// sides asleep with work to do; the watchdog then reports it and shuts the queue down so
+// that every thread ends.
+
+namespace {
+
+template <class Q>
+void hand_over(long long maxsize, int rounds, int items) {
+  constexpr int kThreadsEachSide = 3;
+  for (int round = 0; round < rounds; ++round) {
+    Q q(maxsize);
+    std::atomic<int> gotten{0};
+    threading::Event all_gotten;
+    std::vector<std::thread> threads;
+    for (int p = 0; p < kThreadsEachSide; ++p) {
+      threads.emplace_back([&, p] {
+        try {
+          for (int i = p; i < items; i += kThreadsEachSide) q.put(i);
+        } catch (const queue::ShutDown&) {
+        }
+      });
+    }
+    for (int c = 0; c < kThreadsEachSide; ++c) {
+      threads.emplace_back([&] {
+        try {
+          for (;;) {
+            (void)q.get();
+            if (gotten.fetch_add(1) + 1 == items) all_gotten.set();
+          }
+        } catch (const queue::ShutDown&) {
+        }
+      });
+    }
+    bool finished = all_gotten.wait(60s);
+    if (!finished) {
+      ADD_FAILURE() << "round " << round << " (maxsize " << maxsize << "): stuck after " << gotten.load() << " of "
+                    << items << " items with qsize() == " << q.qsize()
+                    << ": putters and getters asleep with work to do (a lost wake-up)";
+    }
+    q.shutdown(!finished);
+    for (auto& t : threads) t.join();
+    if (!finished) return;
+  }
+}
+
+}  // namespace
+
+TEST(QueueStress, HandOverNeverLosesAWakeUp) {
+  for (long long maxsize : {2LL, 3LL, 8LL, 0LL}) hand_over<queue::Queue<int>>(maxsize, 30, 3000);
+}
+
+TEST(QueueStress, HandOverNeverLosesAWakeUpLifoPriority) {
+  hand_over<queue::LifoQueue<int>>(2, 15, 3000);
+  hand_over<queue::PriorityQueue<int>>(2, 15, 3000);
+  hand_over<queue::PriorityQueue<int>>(0, 15, 3000);
+}
+
+TEST(QueueStress, HandOverNeverLosesAWakeUpSimpleQueue) {
+  // SimpleQueue has no shutdown: its consumers stop on a marker instead.
+  for (int round = 0; round < 30; ++round) {
+    queue::SimpleQueue<int> q;
+    std::atomic<int> gotten{0};
+    std::vector<std::thread> threads;
+    for (int p = 0; p < 3; ++p) {
+      threads.emplace_back([&, p] {
+        for (int i = p; i < 3000; i += 3) q.put(i);
+      });
+    }
+    for (int c = 0; c < 3; ++c) {
+      threads.emplace_back([&] {
+        for (;;) {
+          int x = q.get(60s);  // a lost wake-up shows as Empty here rather than a hang
+          if (x < 0) return;
+          gotten.fetch_add(1);
+        }
+      });
+    }
+    for (int p = 0; p < 3; ++p) threads[p].join();
+    for (int c = 0; c < 3; ++c) q.put(-1);
+    for (int c = 0; c < 3; ++c) threads[3 + c].join();
+    ASSERT_EQ(gotten.load(), 3000);
+  }
+}

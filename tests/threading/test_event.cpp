@@ -23,27 +23,12 @@
 namespace threading = pyconc::threading;
 using namespace std::chrono_literals;
 using pyconc_test::Clock;
+using pyconc_test::asleep_in_futex;
 using pyconc_test::eventually;
 using pyconc_test::kPrompt;
 using pyconc_test::seconds_since;
 
 namespace {
-
-/// Whether thread `tid` of this process is asleep in futex(2) waiting on a word that lies
-/// inside the `size` bytes at `object` — i.e. it really blocked on that object.
-bool asleep_on(long tid, const void* object, std::size_t size) {
-  if (tid == 0) return false;
-  std::ifstream file("/proc/self/task/" + std::to_string(tid) + "/syscall");
-  long number = -1;
-  if (!(file >> number) || number != SYS_futex) return false;  // "running" or another call
-  std::string addr_text, op_text;
-  if (!(file >> addr_text >> op_text)) return false;
-  auto addr = static_cast<std::uintptr_t>(std::stoull(addr_text, nullptr, 16));
-  auto cmd = static_cast<int>(std::stoull(op_text, nullptr, 16)) & FUTEX_CMD_MASK;
-  if (cmd != FUTEX_WAIT && cmd != FUTEX_WAIT_BITSET) return false;
-  auto begin = reinterpret_cast<std::uintptr_t>(object);
-  return addr >= begin && addr < begin + size;
-}
 
 /// A thread blocked in `event.wait(30s)`, whose result is kept.
 class Waiter {
@@ -62,7 +47,7 @@ class Waiter {
 
   /// Whether it is asleep inside `event` (started after every other waiter is asleep and
   /// while nobody calls set/clear, that can only be the wait for the flag itself).
-  bool asleep(const threading::Event& event) const { return asleep_on(tid_, &event, sizeof event); }
+  bool asleep(const threading::Event& event) const { return asleep_in_futex(tid_, &event, sizeof event); }
   /// -1 while wait() has not returned, else 1 (true) or 0 (false).
   int result() const { return result_.load(); }
   double waited() const { return waited_; }
@@ -163,7 +148,7 @@ TEST(Event, UntimedWaitReturnsTrueWhenSet) {
     tid = gettid();
     result = event.wait() ? 1 : 0;
   });
-  bool slept = eventually([&] { return asleep_on(tid, &event, sizeof event); });
+  bool slept = eventually([&] { return asleep_in_futex(tid, &event, sizeof event); });
   int early = result.load();
   event.set();
   t.join();

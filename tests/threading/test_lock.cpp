@@ -30,27 +30,12 @@
 namespace threading = pyconc::threading;
 using namespace std::chrono_literals;
 using pyconc_test::Clock;
+using pyconc_test::asleep_in_futex;
 using pyconc_test::eventually;
 using pyconc_test::kPrompt;
 using pyconc_test::seconds_since;
 
 namespace {
-
-/// Whether thread `tid` of this process is asleep in futex(2) waiting on a word that lies
-/// inside the `size` bytes at `object` — i.e. it really blocked on that object.
-bool asleep_on(long tid, const void* object, std::size_t size) {
-  if (tid == 0) return false;
-  std::ifstream file("/proc/self/task/" + std::to_string(tid) + "/syscall");
-  long number = -1;
-  if (!(file >> number) || number != SYS_futex) return false;  // "running" or another call
-  std::string addr_text, op_text;
-  if (!(file >> addr_text >> op_text)) return false;
-  auto addr = static_cast<std::uintptr_t>(std::stoull(addr_text, nullptr, 16));
-  auto cmd = static_cast<int>(std::stoull(op_text, nullptr, 16)) & FUTEX_CMD_MASK;
-  if (cmd != FUTEX_WAIT && cmd != FUTEX_WAIT_BITSET) return false;
-  auto begin = reinterpret_cast<std::uintptr_t>(object);
-  return addr >= begin && addr < begin + size;
-}
 
 /// Runs `acquire(false)` on `lock` in another thread; releases it there if it got it.
 bool acquirable_elsewhere(threading::Lock& lock) {
@@ -159,7 +144,7 @@ TEST(Lock, MinusOneTimeoutWaitsUntilReleased) {
     got = lock.acquire(true, -1s);  // Python's timeout=-1: forever
     returned = true;
   });
-  bool slept = eventually([&] { return asleep_on(tid, &lock, sizeof lock); });
+  bool slept = eventually([&] { return asleep_in_futex(tid, &lock, sizeof lock); });
   bool returned_early = returned.load();
   lock.release();
   t.join();
@@ -310,7 +295,7 @@ TEST(Lock, BlockedTimedAcquireIsWokenByRelease) {
     waited = seconds_since(start);
     returned = true;
   });
-  bool slept = eventually([&] { return asleep_on(tid, &lock, sizeof lock); });
+  bool slept = eventually([&] { return asleep_in_futex(tid, &lock, sizeof lock); });
   bool returned_early = returned.load();
   auto released_at = Clock::now();
   lock.release();
@@ -346,7 +331,7 @@ TEST(Lock, EverySleeperIsWokenInTurn) {
   }
   bool all_slept = eventually([&] {
     for (auto& tid : tids)
-      if (!asleep_on(tid, &lock, sizeof lock)) return false;
+      if (!asleep_in_futex(tid, &lock, sizeof lock)) return false;
     return true;
   });
   lock.release();

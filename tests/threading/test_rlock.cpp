@@ -30,27 +30,12 @@
 namespace threading = pyconc::threading;
 using namespace std::chrono_literals;
 using pyconc_test::Clock;
+using pyconc_test::asleep_in_futex;
 using pyconc_test::eventually;
 using pyconc_test::kPrompt;
 using pyconc_test::seconds_since;
 
 namespace {
-
-/// Whether thread `tid` of this process is asleep in futex(2) waiting on a word that lies
-/// inside the `size` bytes at `object` — i.e. it really blocked on that object.
-bool asleep_on(long tid, const void* object, std::size_t size) {
-  if (tid == 0) return false;
-  std::ifstream file("/proc/self/task/" + std::to_string(tid) + "/syscall");
-  long number = -1;
-  if (!(file >> number) || number != SYS_futex) return false;  // "running" or another call
-  std::string addr_text, op_text;
-  if (!(file >> addr_text >> op_text)) return false;
-  auto addr = static_cast<std::uintptr_t>(std::stoull(addr_text, nullptr, 16));
-  auto cmd = static_cast<int>(std::stoull(op_text, nullptr, 16)) & FUTEX_CMD_MASK;
-  if (cmd != FUTEX_WAIT && cmd != FUTEX_WAIT_BITSET) return false;
-  auto begin = reinterpret_cast<std::uintptr_t>(object);
-  return addr >= begin && addr < begin + size;
-}
 
 /// Runs `acquire(false)` on `lock` in another thread; releases it there if it got it.
 bool acquirable_elsewhere(threading::RLock& lock) {
@@ -197,13 +182,13 @@ TEST(RLock, OtherThreadWaitsUntilEveryLevelIsReleased) {
     returned = true;
     if (got) lock.release();
   });
-  bool slept = eventually([&] { return asleep_on(tid, &lock, sizeof lock); });
+  bool slept = eventually([&] { return asleep_in_futex(tid, &lock, sizeof lock); });
   std::vector<bool> returned_after_partial_release;
   for (int i = 0; i < kLevels - 1; ++i) {
     lock.release();
     returned_after_partial_release.push_back(returned.load());
   }
-  bool still_asleep = asleep_on(tid, &lock, sizeof lock);
+  bool still_asleep = asleep_in_futex(tid, &lock, sizeof lock);
   lock.release();  // the last level: now the other thread gets it
   t.join();
   EXPECT_TRUE(slept) << "the other thread never blocked on the lock";
@@ -258,7 +243,7 @@ TEST(RLock, MinusOneTimeoutWaitsUntilReleased) {
     returned = true;
     if (got) lock.release();
   });
-  bool slept = eventually([&] { return asleep_on(tid, &lock, sizeof lock); });
+  bool slept = eventually([&] { return asleep_in_futex(tid, &lock, sizeof lock); });
   bool returned_early = returned.load();
   lock.release();
   t.join();
@@ -352,7 +337,7 @@ TEST(RLock, BlockedTimedAcquireIsWokenByFinalRelease) {
     waited = seconds_since(start);
     if (got) lock.release();
   });
-  bool slept = eventually([&] { return asleep_on(tid, &lock, sizeof lock); });
+  bool slept = eventually([&] { return asleep_in_futex(tid, &lock, sizeof lock); });
   lock.release();
   t.join();
   EXPECT_TRUE(slept);

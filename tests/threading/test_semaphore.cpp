@@ -30,27 +30,12 @@
 namespace threading = pyconc::threading;
 using namespace std::chrono_literals;
 using pyconc_test::Clock;
+using pyconc_test::asleep_in_futex;
 using pyconc_test::eventually;
 using pyconc_test::kPrompt;
 using pyconc_test::seconds_since;
 
 namespace {
-
-/// Whether thread `tid` of this process is asleep in futex(2) waiting on a word that lies
-/// inside the `size` bytes at `object` — i.e. it really blocked on that object.
-bool asleep_on(long tid, const void* object, std::size_t size) {
-  if (tid == 0) return false;
-  std::ifstream file("/proc/self/task/" + std::to_string(tid) + "/syscall");
-  long number = -1;
-  if (!(file >> number) || number != SYS_futex) return false;  // "running" or another call
-  std::string addr_text, op_text;
-  if (!(file >> addr_text >> op_text)) return false;
-  auto addr = static_cast<std::uintptr_t>(std::stoull(addr_text, nullptr, 16));
-  auto cmd = static_cast<int>(std::stoull(op_text, nullptr, 16)) & FUTEX_CMD_MASK;
-  if (cmd != FUTEX_WAIT && cmd != FUTEX_WAIT_BITSET) return false;
-  auto begin = reinterpret_cast<std::uintptr_t>(object);
-  return addr >= begin && addr < begin + size;
-}
 
 /// The message of the ValueError `f` throws ("" if it throws none).
 template <class F>
@@ -191,7 +176,7 @@ TEST(Semaphore, ReleaseWakesABlockedAcquire) {
     waited = seconds_since(start);
     returned = true;
   });
-  bool slept = eventually([&] { return asleep_on(tid, &sem, sizeof sem); });
+  bool slept = eventually([&] { return asleep_in_futex(tid, &sem, sizeof sem); });
   bool returned_early = returned.load();
   sem.release();  // from a thread that never acquired: semaphores are not owned
   t.join();
@@ -211,7 +196,7 @@ TEST(Semaphore, UntimedAcquireWaitsForRelease) {
     sem.acquire();
     returned = true;
   });
-  bool slept = eventually([&] { return asleep_on(tid, &sem, sizeof sem); });
+  bool slept = eventually([&] { return asleep_in_futex(tid, &sem, sizeof sem); });
   bool returned_early = returned.load();
   sem.release();
   t.join();
@@ -237,7 +222,7 @@ TEST(Semaphore, ReleaseNWakesNWaiters) {
   }
   bool all_slept = eventually([&] {
     for (auto& tid : tids)
-      if (!asleep_on(tid, &sem, sizeof sem)) return false;
+      if (!asleep_in_futex(tid, &sem, sizeof sem)) return false;
     return true;
   });
   sem.release(3);
@@ -268,7 +253,7 @@ TEST(Semaphore, ReleaseMoreThanWaitersKeepsTheRest) {
     });
   }
   bool slept = eventually([&] {
-    return asleep_on(tids[0], &sem, sizeof sem) && asleep_on(tids[1], &sem, sizeof sem);
+    return asleep_in_futex(tids[0], &sem, sizeof sem) && asleep_in_futex(tids[1], &sem, sizeof sem);
   });
   sem.release(5);
   for (auto& t : threads) t.join();
