@@ -33,10 +33,6 @@ class EventCount {
   bool wait(std::uint32_t key, const Deadline& deadline) noexcept {
     bool in_time = futex_wait(seq_, key, deadline);
     waiters_.fetch_sub(1, std::memory_order_relaxed);
-    // Awake: later notify_one() calls may wake somebody again. An RMW, so that it reads
-    // (and synchronises with) a notifier that skipped its wake-up because of us: our
-    // caller's re-check then sees that notifier's condition.
-    woken_.exchange(0, std::memory_order_seq_cst);
     return in_time;
   }
   // The notifier reads the waiter count with a read-modify-write: an RMW reads the
@@ -44,16 +40,11 @@ class EventCount {
   // announced itself, or that waiter's own RMW comes later, synchronises with ours and
   // its re-check sees the condition. One locked instruction on a line that, in steady
   // state, only the notifying side writes — cheaper than a full fence plus a load.
-  //
-  // notify_one() wakes one sleeper and then no other until a woken thread has run
-  // (woken_): a burst of notifications costs one system call, not one each. The woken
-  // thread must pass the baton — its caller calls notify_one() again if work remains
-  // after it took its share (see BasicQueue) — so no sleeper misses work that waits.
   void notify_one() noexcept {
-    if (waiters_.fetch_add(0, std::memory_order_seq_cst) == 0) return;
-    if (woken_.exchange(1, std::memory_order_seq_cst) != 0) return;  // one is on its way
-    seq_.fetch_add(1, std::memory_order_seq_cst);
-    if (futex_wake(seq_, 1) == 0) woken_.store(0, std::memory_order_seq_cst);  // nobody slept
+    if (waiters_.fetch_add(0, std::memory_order_seq_cst) != 0) {
+      seq_.fetch_add(1, std::memory_order_seq_cst);
+      futex_wake(seq_, 1);
+    }
   }
   void notify_all() noexcept {
     if (waiters_.fetch_add(0, std::memory_order_seq_cst) != 0) {
@@ -66,7 +57,6 @@ class EventCount {
  private:
   alignas(64) std::atomic<std::uint32_t> seq_{0};
   std::atomic<std::uint32_t> waiters_{0};
-  std::atomic<std::uint32_t> woken_{0};  // a notify_one() woke a thread that has not run yet
 };
 
 }  // namespace pyconc::detail

@@ -167,8 +167,8 @@ class BasicQueue {
     return r;
   }
 
-  // A thread woken by notify_one() passes the baton: while more items (or free slots)
-  // remain, the next sleeper is woken too (see EventCount::notify_one).
+  // A thread that slept passes the baton: while more items (or free slots) remain, the
+  // next sleeper is woken too, so a burst never leaves sleepers behind work.
   void pass_on_not_empty() {
     if (store_.size() > 0) not_empty_.notify_one();
   }
