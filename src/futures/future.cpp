@@ -15,19 +15,28 @@ const char* state_name(std::uint32_t s) {
     case FutureCore::kRunning: return "RUNNING";
     case FutureCore::kCancelled: return "CANCELLED";
     case FutureCore::kCancelledAndNotified: return "CANCELLED_AND_NOTIFIED";
-    default: return "FINISHED";
+    default: return "FINISHED";  // finished, or being finished by another setter
   }
 }
 }  // namespace
+
+std::uint64_t FutureCore::next_serial() noexcept {
+  static std::atomic<std::uint64_t> threads{0};
+  thread_local std::uint64_t next = threads.fetch_add(1, std::memory_order_relaxed) << 40;
+  return next++;
+}
 
 bool FutureCore::cancel() {
   std::vector<std::function<void()>> callbacks;
   {
     pyconc::detail::LockGuard guard(lock_);
-    std::uint32_t s = state_.load(std::memory_order_relaxed);
-    if (s == kRunning || s == kFinished) return false;
-    if (s == kCancelled || s == kCancelledAndNotified) return true;
-    state_.store(kCancelled, std::memory_order_seq_cst);
+    std::uint32_t s = state_.load(std::memory_order_acquire);
+    for (;;) {
+      if (s == kCancelled || s == kCancelledAndNotified) return true;
+      if (s != kPending) return false;  // running, being finished, or finished
+      // A compare-and-swap: an executor may be moving it to running without the lock.
+      if (state_.compare_exchange_weak(s, kCancelled, std::memory_order_seq_cst, std::memory_order_acquire)) break;
+    }
     if (hooks_) callbacks.swap(hooks_->callbacks);
   }
   // As Python: result() waiters and callbacks learn now; wait()/as_completed() listeners
@@ -37,17 +46,22 @@ bool FutureCore::cancel() {
 }
 
 bool FutureCore::set_running_or_notify_cancel() {
-  pyconc::detail::LockGuard guard(lock_);
-  std::uint32_t s = state_.load(std::memory_order_relaxed);
+  std::uint32_t s = kPending;
+  if (state_.compare_exchange_strong(s, kRunning, std::memory_order_acq_rel, std::memory_order_acquire)) return true;
   if (s == kCancelled) {
-    state_.store(kCancelledAndNotified, std::memory_order_seq_cst);
-    notify_listeners();
-    if (sleepers_.load(std::memory_order_seq_cst) != 0) pyconc::detail::futex_wake_all(state_);
-    return false;
+    pyconc::detail::LockGuard guard(lock_);
+    // Under the lock: listeners are added under it, so each is notified exactly once.
+    if (state_.compare_exchange_strong(s, kCancelledAndNotified, std::memory_order_seq_cst, std::memory_order_acquire)) {
+      notify_listeners();
+      if (sleepers_.load(std::memory_order_seq_cst) != 0) pyconc::detail::futex_wake_all(state_);
+      return false;
+    }
   }
-  if (s == kPending) {
-    state_.store(kRunning, std::memory_order_release);
-    return true;
+  if (s == kPending || s == kFinishingFromPending) {
+    // A setter is (or was, and gave up) finishing it: as Python, whose lock would have
+    // ordered the two, settle on what the state becomes.
+    while ((s = state_.load(std::memory_order_acquire)) == kFinishingFromPending) pyconc::detail::cpu_relax();
+    if (s == kPending) return set_running_or_notify_cancel();
   }
   throw RuntimeError(std::string("Future in unexpected state: ") + state_name(s));
 }
@@ -57,15 +71,33 @@ void FutureCore::set_exception(std::exception_ptr error) {
   finish([&] { exception_ = std::move(error); });
 }
 
-void FutureCore::check_can_finish() const {
+void FutureCore::begin_finish() {
   std::uint32_t s = state_.load(std::memory_order_relaxed);
-  if (s == kCancelled || s == kCancelledAndNotified || s == kFinished)
-    throw InvalidStateError(std::string(state_name(s)) + ": the future is already done");
+  for (;;) {
+    std::uint32_t to;
+    if (s == kPending) to = kFinishingFromPending;
+    else if (s == kRunning) to = kFinishingFromRunning;
+    else throw InvalidStateError(std::string(state_name(s)) + ": the future is already done");
+    if (state_.compare_exchange_weak(s, to, std::memory_order_acquire, std::memory_order_relaxed)) return;
+  }
 }
 
-void FutureCore::publish_finished() {
+void FutureCore::abort_finish() noexcept {
+  std::uint32_t s = state_.load(std::memory_order_relaxed);
+  state_.store(s == kFinishingFromPending ? kPending : kRunning, std::memory_order_release);
+}
+
+void FutureCore::end_finish() {
   state_.store(kFinished, std::memory_order_seq_cst);
-  notify_listeners();
+  std::vector<std::function<void()>> callbacks;
+  // hooked_ is set before a hook is added and the state checked after (both seq_cst):
+  // either we see it set, or the adder sees kFinished and does not add.
+  if (hooked_.load(std::memory_order_seq_cst)) {
+    pyconc::detail::LockGuard guard(lock_);
+    notify_listeners();
+    if (hooks_) callbacks.swap(hooks_->callbacks);
+  }
+  wake_and_call(callbacks);
 }
 
 void FutureCore::notify_listeners() {
@@ -127,7 +159,8 @@ void FutureCore::wait_for_value(const pyconc::detail::Deadline& deadline) const 
 
 bool FutureCore::add_listener(FutureListener* listener) {
   pyconc::detail::LockGuard guard(lock_);
-  std::uint32_t s = state_.load(std::memory_order_relaxed);
+  hooked_.store(true, std::memory_order_seq_cst);
+  std::uint32_t s = state_.load(std::memory_order_seq_cst);
   if (s == kFinished || s == kCancelledAndNotified) return false;
   hooks().listeners.push_back(listener);
   return true;
@@ -143,7 +176,8 @@ void FutureCore::remove_listener(FutureListener* listener) {
 void FutureCore::add_callback(std::function<void()> fn) {
   {
     pyconc::detail::LockGuard guard(lock_);
-    std::uint32_t s = state_.load(std::memory_order_relaxed);
+    hooked_.store(true, std::memory_order_seq_cst);
+    std::uint32_t s = state_.load(std::memory_order_seq_cst);
     if (s != kCancelled && s != kCancelledAndNotified && s != kFinished) {
       hooks().callbacks.push_back(std::move(fn));
       return;

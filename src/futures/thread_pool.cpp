@@ -1,6 +1,6 @@
 // ThreadPoolExecutor:
 //
-//   submit ──► work_queue (SimpleQueue<shared_ptr<WorkItem>>) ──► worker 0..N-1
+//   submit ──► work_queue (WorkQueue<shared_ptr<WorkItem>>)  ──► worker 0..N-1
 //     │ no idle worker and fewer than max_workers: start one      │ run item, then
 //     └───────────────────────────────────────────────────────── idle.release()
 //   shutdown ──► nullptr sentinel: each worker that gets it puts it back and exits
@@ -18,8 +18,8 @@
 
 #include "pyconc/detail/exit_hooks.hpp"
 #include "pyconc/detail/lock_guard.hpp"
-#include "pyconc/queue/simple_queue.hpp"
 #include "pyconc/threading/thread.hpp"
+#include "work_queue.hpp"
 
 namespace pyconc::futures {
 
@@ -48,13 +48,14 @@ struct ThreadPoolExecutor::Impl : std::enable_shared_from_this<Impl> {
 
   const int max_workers;
   ThreadPoolOptions options;
-  queue::SimpleQueue<std::shared_ptr<detail::WorkItem>> work_queue;
+  detail::WorkQueue<std::shared_ptr<detail::WorkItem>> work_queue;
   // Python's idle semaphore: workers that finished a task and may be waiting for the
   // next. Only consulted while the pool may still grow; once all max_workers threads
   // run, neither submit() nor the workers touch it (no shared write per task).
   std::atomic<int> idle{0};
   std::atomic<int> num_threads{0};
-  threading::Lock shutdown_lock;
+  // What submit() takes, on a line of its own: workers never write it.
+  alignas(64) threading::Lock shutdown_lock;
   bool shutdown PYCONC_GUARDED_BY(shutdown_lock) = false;
   std::string broken PYCONC_GUARDED_BY(shutdown_lock);
   std::vector<threading::Thread> threads PYCONC_GUARDED_BY(shutdown_lock);
@@ -71,15 +72,20 @@ struct ThreadPoolExecutor::Impl : std::enable_shared_from_this<Impl> {
         return;
       }
     }
+    auto& parker = work_queue.add_parker();
+    bool grown = false;  // all max_workers threads started: idle no longer matters
     for (;;) {
-      std::shared_ptr<detail::WorkItem> item = work_queue.get();
+      std::shared_ptr<detail::WorkItem> item = work_queue.get(parker);
       if (!item) {
         work_queue.put(nullptr);  // wake the next worker up to exit too
         return;
       }
       item->run();
       item.reset();
-      if (num_threads.load(std::memory_order_relaxed) < max_workers) idle.fetch_add(1, std::memory_order_release);
+      if (!grown) {
+        if (num_threads.load(std::memory_order_relaxed) < max_workers) idle.fetch_add(1, std::memory_order_release);
+        else grown = true;
+      }
     }
   }
 

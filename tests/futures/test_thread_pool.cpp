@@ -385,3 +385,97 @@ TEST(ThreadPoolExecutor, ShutdownWithoutWaitFromSeveralThreads) {
   EXPECT_EQ(f.result(), 5);
   EXPECT_THROW(ex.submit([] { return 0; }), pyconc::RuntimeError);
 }
+
+// ------------------------------------------------------------- waking idle workers
+//
+// Idle workers first poll for work, then sleep. However they wait, an idle worker must
+// take new work at once, even while another worker is stuck in a long task (Python's
+// pool wakes an idle worker on every submit).
+
+namespace {
+
+/// The kernel thread ids of a pool's `n` workers, each of which has run a task.
+std::vector<long> worker_ids(futures::ThreadPoolExecutor& ex, int n) {
+  threading::Barrier all(n);
+  std::vector<futures::Future<long>> fs;
+  for (int i = 0; i < n; ++i)
+    fs.push_back(ex.submit([&all] {
+      all.wait(kLong);  // n tasks at once: one per worker
+      return static_cast<long>(threading::get_native_id());
+    }));
+  std::vector<long> ids;
+  for (auto& f : fs) ids.push_back(f.result());
+  return ids;
+}
+
+bool all_asleep(const std::vector<long>& ids) {
+  return std::all_of(ids.begin(), ids.end(), [](long id) { return asleep_in_futex(id); });
+}
+
+}  // namespace
+
+TEST(ThreadPoolExecutor, IdleWorkersSleepInsteadOfSpinning) {
+  futures::ThreadPoolExecutor ex(3);
+  std::vector<long> ids = worker_ids(ex, 3);
+  EXPECT_TRUE(eventually(([&] { return all_asleep(ids); }), 10s)) << "an idle worker keeps a CPU busy";
+  // And they wake for new work.
+  EXPECT_EQ(ex.submit([] { return 7; }).result(pyconc::Seconds(kPrompt)), 7);
+}
+
+TEST(ThreadPoolExecutor, AnIdleWorkerTakesNewWorkWhileAnotherIsBusy) {
+  futures::ThreadPoolExecutor ex(2);
+  std::vector<long> ids = worker_ids(ex, 2);
+  for (int round = 0; round < 200; ++round) {
+    // Every tenth round starts from sleeping workers, the others from busy or polling ones.
+    if (round % 10 == 0) {
+      ASSERT_TRUE(eventually([&] { return all_asleep(ids); }, 10s));
+    }
+    threading::Event release;
+    struct SetOnExit {  // a failing assertion must not leave the busy task waiting
+      threading::Event& event;
+      ~SetOnExit() { event.set(); }
+    } guard{release};
+    auto busy = ex.submit([&release] { return release.wait(kLong); });
+    // The second task must run although the first one holds its worker.
+    auto quick = ex.submit([] { return 1; });
+    ASSERT_EQ(quick.result(pyconc::Seconds(kPrompt)), 1) << "round " << round;
+    EXPECT_FALSE(busy.done());
+    release.set();
+    EXPECT_TRUE(busy.result(pyconc::Seconds(kPrompt)));
+  }
+}
+
+TEST(ThreadPoolExecutor, ABurstOfBlockingTasksRunsOnAllWorkersAtOnce) {
+  constexpr int kWorkers = 4;
+  futures::ThreadPoolExecutor ex(kWorkers);
+  std::vector<long> ids = worker_ids(ex, kWorkers);
+  for (int round = 0; round < 50; ++round) {
+    if (round % 5 == 0) {
+      ASSERT_TRUE(eventually([&] { return all_asleep(ids); }, 10s));
+    }
+    // Each task waits for all the others: they only finish if all run at the same time.
+    threading::Barrier together(kWorkers);
+    std::vector<futures::Future<bool>> fs;
+    for (int i = 0; i < kWorkers; ++i)
+      fs.push_back(ex.submit([&together] {
+        try {
+          together.wait(pyconc::Seconds(kPrompt));
+          return true;
+        } catch (const pyconc::BrokenBarrierError&) {
+          return false;
+        }
+      }));
+    for (auto& f : fs) ASSERT_TRUE(f.result()) << "round " << round << ": a task waited behind another";
+  }
+}
+
+TEST(ThreadPoolExecutor, ShutdownWakesSleepingWorkers) {
+  futures::ThreadPoolExecutor ex(3, {.thread_name_prefix = "sleepy"});
+  std::vector<long> ids = worker_ids(ex, 3);
+  ASSERT_TRUE(eventually([&] { return all_asleep(ids); }, 10s));
+  EXPECT_EQ(threads_named("sleepy"), 3);
+  auto start = Clock::now();
+  ex.shutdown(true);
+  EXPECT_LT(seconds_since(start), kPrompt);
+  EXPECT_EQ(threads_named("sleepy"), 0);
+}

@@ -13,6 +13,7 @@
 #include <variant>
 #include <vector>
 
+#include "pyconc/detail/task_memory.hpp"
 #include "pyconc/detail/unique_function.hpp"
 #include "pyconc/errors.hpp"
 #include "pyconc/futures/future.hpp"
@@ -202,7 +203,7 @@ class Executor {
   Future<detail::call_result_t<F, Args...>> submit(F&& fn, Args&&... args) {
     using R = detail::call_result_t<F, Args...>;
     auto call = pyconc::detail::bind_once(std::forward<F>(fn), std::forward<Args>(args)...);
-    auto task = std::make_shared<detail::Task<R, decltype(call)>>(std::move(call));
+    auto task = std::allocate_shared<detail::Task<R, decltype(call)>>(pyconc::detail::SmallAllocator<int>{}, std::move(call));
     Future<R> future = detail::FutureAccess::make<R>(task);
     schedule(std::move(task));
     return future;

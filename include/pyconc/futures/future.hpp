@@ -13,6 +13,7 @@
 
 #include "pyconc/detail/annotations.hpp"
 #include "pyconc/detail/lock_guard.hpp"
+#include "pyconc/detail/task_memory.hpp"
 #include "pyconc/errors.hpp"
 #include "pyconc/threading/lock.hpp"
 #include "pyconc/threading/timeout.hpp"
@@ -40,18 +41,35 @@ class FutureListener {
 ///
 /// State machine (CPython's):  pending ─► running ─► finished
 ///                               └──► cancelled ─► cancelled_and_notified
+///
+/// Transitions are compare-and-swaps on one word (also the futex of result() waiters),
+/// so an executor runs and finishes a task without taking the lock: the lock only
+/// guards the listeners and callbacks, and `hooked_` tells a finisher whether there are
+/// any. Finishing goes through a private "finishing" state that only one setter can
+/// enter: it writes the value, then publishes kFinished.
 class FutureCore {
  public:
-  enum State : std::uint32_t { kPending, kRunning, kCancelled, kCancelledAndNotified, kFinished };
+  enum State : std::uint32_t {
+    kPending,
+    kRunning,
+    kFinishingFromPending,  // a setter is storing the result (reads as pending)
+    kFinishingFromRunning,  // ... (reads as running)
+    kCancelled,
+    kCancelledAndNotified,
+    kFinished
+  };
 
-  FutureCore() = default;
+  FutureCore() noexcept : serial_(next_serial()) {}
   FutureCore(const FutureCore&) = delete;
   FutureCore& operator=(const FutureCore&) = delete;
   virtual ~FutureCore() = default;
 
   State state() const noexcept { return static_cast<State>(state_.load(std::memory_order_acquire)); }
   bool cancelled() const noexcept { return state() == kCancelled || state() == kCancelledAndNotified; }
-  bool running() const noexcept { return state() == kRunning; }
+  bool running() const noexcept {
+    State s = state();
+    return s == kRunning || s == kFinishingFromRunning;
+  }
   bool done() const noexcept { return state() >= kCancelled; }
   /// Finished, or cancelled and notified: what wait()/as_completed() count as done.
   bool settled() const noexcept { return state() >= kCancelledAndNotified; }
@@ -79,33 +97,44 @@ class FutureCore {
   /// Runs `fn` when done (at once, in this thread, if done already).
   void add_callback(std::function<void()> fn);
 
+  /// A number that grows with each future a thread creates (the creating thread's index
+  /// in the top bits): a list of futures in strictly increasing serial order holds no
+  /// future twice, which wait() and as_completed() check without sorting.
+  std::uint64_t serial() const noexcept { return serial_; }
+
  protected:
   /// Stores the result via `store()` and finishes; InvalidStateError if already done.
   template <class Store>
   void finish(Store&& store) {
-    std::vector<std::function<void()>> callbacks;
-    {
-      pyconc::detail::LockGuard guard(lock_);
-      check_can_finish();
+    begin_finish();
+    try {
       store();
-      publish_finished();
-      if (hooks_) callbacks.swap(hooks_->callbacks);
+    } catch (...) {
+      abort_finish();
+      throw;
     }
-    wake_and_call(callbacks);
+    end_finish();
   }
 
  private:
   bool wait_state(std::uint32_t at_least, const pyconc::detail::Deadline& deadline) const;
-  void check_can_finish() const PYCONC_REQUIRES(lock_);
-  void publish_finished() PYCONC_REQUIRES(lock_);
+  void begin_finish();
+  void abort_finish() noexcept;
+  void end_finish();
   void notify_listeners() PYCONC_REQUIRES(lock_);
   void wake_and_call(std::vector<std::function<void()>>& callbacks);
 
+  static std::uint64_t next_serial() noexcept;
+
+  const std::uint64_t serial_;
   std::atomic<std::uint32_t> state_{kPending};  // futex word for result() waiters
   mutable std::atomic<std::uint32_t> sleepers_{0};
+  // Set (under lock_, seq_cst) before a listener or callback is added; a finisher that
+  // published its state (seq_cst) and then reads false knows there are none to call.
+  std::atomic<bool> hooked_{false};
   threading::Lock lock_;
-  // Written once under lock_ before the state becomes kFinished (release); read after an
-  // acquire load saw kFinished, so no lock is needed to read it.
+  // Written once, by the one setter in a finishing state, before the state becomes
+  // kFinished (release); read after an acquire load saw kFinished, with no lock.
   std::exception_ptr exception_;
   // Listeners and callbacks, allocated on first use: most futures never have any, and
   // a small future state keeps a burst of submissions cheap.
@@ -195,7 +224,7 @@ class Future {
   using value_type = T;
 
   /// A new, pending future (for executor implementers and tests).
-  Future() : state_(std::make_shared<detail::FutureState<T>>()) {}
+  Future() : state_(std::allocate_shared<detail::FutureState<T>>(pyconc::detail::SmallAllocator<int>{})) {}
 
   /// Cancels if pending; true if the future is (now) cancelled.
   bool cancel() { return state_->cancel(); }

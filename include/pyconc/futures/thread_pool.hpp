@@ -39,7 +39,7 @@ struct ThreadPoolOptions {
 /// Differences from Python: `initargs` is folded into `initializer` (bind them in a
 /// lambda). max_workers() is a public accessor of Python's private `_max_workers`.
 ///
-///   submit ─► [work queue: SimpleQueue<WorkItem>] ─► worker threads ─► run ─► future
+///   submit ─► [work queue: spinning/parked workers] ─► worker threads ─► run ─► future
 ///                     ▲ nullptr = "exit" sentinel, passed on from worker to worker
 class ThreadPoolExecutor : public Executor {
  public:

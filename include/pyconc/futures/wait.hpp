@@ -58,17 +58,35 @@ std::vector<FutureCore*> install(Collector& collector, const std::vector<FutureC
 void uninstall(Collector& collector, const std::vector<FutureCore*>& cores);
 bool failed(const FutureCore& core);
 
-/// `fs` without repeats, in first-seen order (Python works on sets). No allocation per
-/// element: a sorted copy of the pointers finds the repeats.
+/// Which elements of `fs` are the first of their future (Python works on sets): empty
+/// when there are no repeats, the usual case, found without allocating when the futures
+/// come in creation order (as submitted from one thread); otherwise a sorted copy of the
+/// pointers finds the repeats.
 template <class T>
-std::vector<Future<T>> unique_futures(const std::vector<Future<T>>& fs) {
+std::vector<char> first_occurrences(const std::vector<Future<T>>& fs) {
+  bool increasing = true;
+  for (std::size_t i = 1; i < fs.size() && increasing; ++i)
+    increasing = FutureAccess::core(fs[i - 1]).serial() < FutureAccess::core(fs[i]).serial();
+  if (increasing) return {};
   std::vector<std::pair<const FutureCore*, std::size_t>> keys;
   keys.reserve(fs.size());
   for (std::size_t i = 0; i < fs.size(); ++i) keys.emplace_back(&FutureAccess::core(fs[i]), i);
   std::sort(keys.begin(), keys.end());
   std::vector<char> keep(fs.size(), 0);
-  for (std::size_t i = 0; i < keys.size(); ++i)
+  bool repeats = false;
+  for (std::size_t i = 0; i < keys.size(); ++i) {
     if (i == 0 || keys[i].first != keys[i - 1].first) keep[keys[i].second] = 1;
+    else repeats = true;
+  }
+  if (!repeats) keep.clear();
+  return keep;
+}
+
+/// `fs` without repeats, in first-seen order.
+template <class T>
+std::vector<Future<T>> unique_futures(const std::vector<Future<T>>& fs) {
+  std::vector<char> keep = first_occurrences(fs);
+  if (keep.empty()) return fs;
   std::vector<Future<T>> out;
   out.reserve(fs.size());
   for (std::size_t i = 0; i < fs.size(); ++i)
@@ -77,9 +95,11 @@ std::vector<Future<T>> unique_futures(const std::vector<Future<T>>& fs) {
 }
 
 template <class T>
-DoneAndNotDone<T> wait_impl(const std::vector<Future<T>>& input, const pyconc::detail::Deadline& deadline,
+DoneAndNotDone<T> wait_impl(const std::vector<Future<T>>& fs, const pyconc::detail::Deadline& deadline,
                             ReturnWhen return_when) {
-  std::vector<Future<T>> fs = unique_futures(input);
+  // Repeats are harmless while waiting (a future waited on twice); they are left out of
+  // the collector's count and of the result.
+  std::vector<char> keep = first_occurrences(fs);
   if (return_when == ALL_COMPLETED) {
     // No listener needed: waiting on each in turn ends when all are settled, and wakes
     // (never polls) on completion. From the last: executors run work in submission
@@ -90,19 +110,22 @@ DoneAndNotDone<T> wait_impl(const std::vector<Future<T>>& input, const pyconc::d
   } else {
     std::vector<FutureCore*> cores;
     cores.reserve(fs.size());
-    for (auto& f : fs) cores.push_back(&FutureAccess::core(f));
-    Collector collector(return_when, fs.size());
+    for (std::size_t i = 0; i < fs.size(); ++i)
+      if (keep.empty() || keep[i]) cores.push_back(&FutureAccess::core(fs[i]));
+    Collector collector(return_when, cores.size());
     std::vector<FutureCore*> already = install(collector, cores);
     collector.discount(already.size());
     bool stop = return_when == FIRST_COMPLETED
                     ? !already.empty()
                     : std::any_of(already.begin(), already.end(), [](const FutureCore* c) { return failed(*c); });
-    if (!stop && already.size() < fs.size()) collector.wait(deadline);
+    if (!stop && already.size() < cores.size()) collector.wait(deadline);
     uninstall(collector, cores);
   }
   // Done is what is settled now (what settled during the wait, and perhaps a few more).
   DoneAndNotDone<T> out;
-  for (auto& f : fs) (FutureAccess::core(f).settled() ? out.done : out.not_done).push_back(f);
+  if (return_when == ALL_COMPLETED) out.done.reserve(fs.size());
+  for (std::size_t i = 0; i < fs.size(); ++i)
+    if (keep.empty() || keep[i]) (FutureAccess::core(fs[i]).settled() ? out.done : out.not_done).push_back(fs[i]);
   return out;
 }
 
