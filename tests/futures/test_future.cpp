@@ -579,3 +579,73 @@ TEST(Future, CopiesAreTheSameFuture) {
   futures::Future<int> moved = std::move(b);
   EXPECT_TRUE(moved == a);
 }
+
+// ------------------------------------------------------------------ races
+//
+// Running and finishing take no lock: callbacks added while another thread finishes the
+// future must still run exactly once, and cancel racing a setter must leave one winner.
+
+TEST(Future, CallbackAddedWhileAnotherThreadFinishesRunsExactlyOnce) {
+  for (int round = 0; round < 2000; ++round) {
+    futures::Future<int> f;
+    std::atomic<int> calls{0};
+    std::atomic<bool> go{false};
+    std::thread finisher([&] {
+      while (!go.load()) {
+      }
+      f.set_running_or_notify_cancel();
+      f.set_result(round);
+    });
+    go = true;
+    f.add_done_callback([&](futures::Future<int> done) {
+      EXPECT_EQ(done.result(), round);
+      calls.fetch_add(1);
+    });
+    finisher.join();
+    ASSERT_EQ(calls.load(), 1) << "round " << round;
+  }
+}
+
+TEST(Future, CancelRacingSetResultOnAPendingFutureHasOneWinner) {
+  for (int round = 0; round < 1000; ++round) {
+    futures::Future<int> f;
+    std::atomic<bool> go{false};
+    std::atomic<int> set_won{-1};
+    std::thread setter([&] {
+      while (!go.load()) {
+      }
+      try {
+        f.set_result(1);
+        set_won = 1;
+      } catch (const pyconc::InvalidStateError&) {
+        set_won = 0;
+      }
+    });
+    go = true;
+    bool cancelled = f.cancel();
+    setter.join();
+    ASSERT_NE(cancelled, set_won.load() == 1) << "round " << round;
+    EXPECT_TRUE(f.done());
+    if (cancelled) {
+      EXPECT_THROW(f.result(), pyconc::CancelledError);
+    } else {
+      EXPECT_EQ(f.result(), 1);
+    }
+  }
+}
+
+TEST(Future, ResultWaitersRacingTheFinisherAllWake) {
+  for (int round = 0; round < 300; ++round) {
+    futures::Future<int> f;
+    std::atomic<int> woke{0};
+    std::vector<std::thread> waiters;
+    for (int i = 0; i < 3; ++i)
+      waiters.emplace_back([&] {
+        if (f.result() == 5) woke.fetch_add(1);
+      });
+    f.set_running_or_notify_cancel();
+    f.set_result(5);
+    for (auto& t : waiters) t.join();
+    ASSERT_EQ(woke.load(), 3);
+  }
+}

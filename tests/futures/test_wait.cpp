@@ -10,6 +10,7 @@
 #include <fstream>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <set>
@@ -610,4 +611,37 @@ TEST(AsCompleted, EmptyInput) {
     ++n;
   }
   EXPECT_EQ(n, 0);
+}
+
+TEST(Wait, FuturesFromSeveralThreadsInAnyOrderWithRepeats) {
+  // Futures made on several threads, listed shuffled and with repeats: no creation
+  // order to lean on, so repeats are found the slow way; the result is still a set.
+  Futs made;
+  std::mutex m;
+  std::vector<std::thread> makers;
+  for (int t = 0; t < 4; ++t)
+    makers.emplace_back([&] {
+      Futs mine;
+      for (int i = 0; i < 200; ++i) mine.push_back(finished(i));
+      std::scoped_lock with(m);
+      made.insert(made.end(), mine.begin(), mine.end());
+    });
+  for (auto& t : makers) t.join();
+  Fut late;
+  Futs fs = made;
+  fs.insert(fs.end(), made.begin(), made.begin() + 100);  // repeats
+  fs.push_back(late);
+  fs.push_back(late);
+  std::mt19937 rng(7);
+  std::shuffle(fs.begin(), fs.end(), rng);
+  Waited r = futures::wait(fs, 0s);
+  EXPECT_EQ(r.done.size(), made.size());
+  EXPECT_TRUE(same(r.not_done, {late}));
+  late.set_result(0);
+  r = futures::wait(fs);
+  EXPECT_EQ(r.done.size(), made.size() + 1);
+  EXPECT_TRUE(r.not_done.empty());
+  std::set<const void*> distinct;
+  for (auto& f : r.done) distinct.insert(&pyconc::futures::detail::FutureAccess::core(f));
+  EXPECT_EQ(distinct.size(), r.done.size());
 }
