@@ -7,8 +7,9 @@ Every implementation of a workload is a program that prints one JSON object per 
 {"workload", "impl", "value", "unit", "n"} (bench/README.md). The harness runs them
 interleaved (A B C, A B C, ...) after a warm-up round, keeps every sample, and reports per
 workload the median, min and max of each implementation and the ratio pyconc/peer,
-oriented so that > 1 means pyconc is better. Results go to bench/results/latest.json and
-a chart of the ratios to bench/results/latest.png.
+oriented so that > 1 means pyconc is better. Results go to bench/results/latest.json (with
+the machine, the compilers and the versions of the peer libraries and tools) and a chart
+of the ratios to bench/results/latest.png.
 """
 import argparse
 import datetime
@@ -26,6 +27,9 @@ RESULTS = os.path.join(HERE, "results")
 PY = sys.executable or "python3"
 PY_PEER = os.path.join(HERE, "peers", "python_workloads.py")
 LOWER_IS_BETTER = {"us/roundtrip"}
+# Debian packages of the peers and tools whose versions latest.json records.
+VERSIONED_PACKAGES = ("libtbb-dev", "libasio-dev", "libconcurrentqueue-dev", "libabsl-dev", "libbenchmark-dev",
+                      "python3", "wrk", "python3-uvloop")
 
 
 def workloads(bin_dir, quick):
@@ -82,6 +86,20 @@ def run_once(argv, timeout):
     return [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
 
 
+def package_version(pkg):
+    """The installed version of a Debian package, None if it is not installed."""
+    try:
+        out = subprocess.run(["dpkg-query", "-W", "-f=${Status}\t${Version}", pkg],
+                             capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    status, _, version = out.stdout.partition("\t")
+    # A removed package whose configuration files remain still has a Version: not installed.
+    if out.returncode != 0 or not status.endswith(" installed") or not version:
+        return None
+    return version
+
+
 def machine_info():
     def cmd(*argv):
         try:
@@ -96,9 +114,18 @@ def machine_info():
         pass
     return {
         "cpu": cpu, "cores": os.cpu_count(), "kernel": platform.release(),
-        "python": platform.python_version(), "gxx": cmd("g++", "--version"), "clang": cmd("clang++", "--version"),
+        "python": platform.python_version(), "python_executable": PY,
+        "gxx": cmd("g++", "--version"), "clang": cmd("clang++", "--version"),
+        "packages": {pkg: package_version(pkg) for pkg in VERSIONED_PACKAGES},
         "load_average_at_start": os.getloadavg(),
     }
+
+
+def versions_line(info):
+    """The peer and tool versions of machine_info() on one line."""
+    parts = [f"{pkg} {ver or '(missing)'}" for pkg, ver in info["packages"].items()]
+    parts.append(f"python used {info['python']} ({info['python_executable']})")
+    return "versions: " + ", ".join(parts)
 
 
 def fmt(value, unit):
@@ -209,6 +236,7 @@ def main():
     print(f"results: {json_path}" + (f", chart: {png}" if drew else ""))
     print(f"{len(results)} figures from {args.rounds} rounds in {doc['seconds']} s "
           f"(load average at start {info['load_average_at_start'][0]:.2f})")
+    print(versions_line(info))
 
 
 if __name__ == "__main__":

@@ -1,23 +1,13 @@
 // thread_pool_submit: one thread submits N no-op tasks, each returning its int argument
 // (through a future where the implementation has one), to a pool of 2 workers, then
-// waits for all. pyconc's ThreadPoolExecutor against the C++ peers.
-#include <tbb/global_control.h>
-#include <tbb/task_arena.h>
-#include <tbb/task_group.h>
-
-#include <asio/post.hpp>
-#include <asio/thread_pool.hpp>
-#include <atomic>
-#include <condition_variable>
-#include <deque>
-#include <functional>
-#include <future>
-#include <mutex>
+// waits for all. pyconc's ThreadPoolExecutor here; the C++ peers in
+// bench/peers/thread_pool_submit_peers.hpp.
+#include <chrono>
 #include <pyconc/futures.hpp>
 #include <string_view>
-#include <thread>
 #include <vector>
 
+#include "thread_pool_submit_peers.hpp"
 #include "workload.hpp"
 
 namespace futures = pyconc::futures;
@@ -26,121 +16,27 @@ namespace {
 
 long identity(long x) { return x; }
 
-/// The textbook pool: a deque of std::packaged_task behind a mutex and a condvar.
-class PackagedTaskPool {
- public:
-  explicit PackagedTaskPool(int n) {
-    for (int i = 0; i < n; ++i) workers_.emplace_back([this] { work(); });
-  }
-  ~PackagedTaskPool() {
-    {
-      std::scoped_lock with(m_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    for (auto& w : workers_) w.join();
-  }
-  std::future<long> submit(long x) {
-    std::packaged_task<long()> task([x] { return identity(x); });
-    auto f = task.get_future();
-    {
-      std::scoped_lock with(m_);
-      tasks_.push_back(std::move(task));
-    }
-    cv_.notify_one();
-    return f;
-  }
-
- private:
-  void work() {
-    for (;;) {
-      std::packaged_task<long()> task;
-      {
-        std::unique_lock lock(m_);
-        cv_.wait(lock, [&] { return stop_ || !tasks_.empty(); });
-        if (tasks_.empty()) return;
-        task = std::move(tasks_.front());
-        tasks_.pop_front();
-      }
-      task();
-    }
-  }
-  std::mutex m_;
-  std::condition_variable cv_;
-  std::deque<std::packaged_task<long()>> tasks_;
-  bool stop_ = false;
-  std::vector<std::thread> workers_;
-};
-
-void emit(std::string_view impl, long long n, double d) { bench::emit("thread_pool_submit", impl, n / d, "tasks/s", n); }
+void pyconc_executor(std::string_view impl, long long n) {
+  futures::ThreadPoolExecutor ex(2);
+  auto t0 = std::chrono::steady_clock::now();
+  std::vector<futures::Future<long>> fs;
+  fs.reserve(n);
+  for (long long i = 0; i < n; ++i) fs.push_back(ex.submit(identity, static_cast<long>(i)));
+  futures::wait(fs);
+  double d = bench::seconds_since(t0);
+  bench::check(fs.back().result() == n - 1, "last result");
+  bench::emit("thread_pool_submit", impl, n / d, "tasks/s", n);
+}
 
 }  // namespace
 
 int main(int argc, char** argv) {
   long long n = bench::arg_n(argc, argv, 100'000);
   std::string_view impl = argc > 1 ? argv[1] : "pyconc";
-  if (impl == "pyconc") {
-    futures::ThreadPoolExecutor ex(2);
-    auto t0 = std::chrono::steady_clock::now();
-    std::vector<futures::Future<long>> fs;
-    fs.reserve(n);
-    for (long long i = 0; i < n; ++i) fs.push_back(ex.submit(identity, static_cast<long>(i)));
-    futures::wait(fs);
-    double d = bench::seconds_since(t0);
-    bench::check(fs.back().result() == n - 1, "last result");
-    emit(impl, n, d);
-  } else if (impl == "packaged_task-pool") {
-    PackagedTaskPool pool(2);
-    auto t0 = std::chrono::steady_clock::now();
-    std::vector<std::future<long>> fs;
-    fs.reserve(n);
-    for (long long i = 0; i < n; ++i) fs.push_back(pool.submit(i));
-    for (auto& f : fs) f.wait();
-    double d = bench::seconds_since(t0);
-    bench::check(fs.back().get() == n - 1, "last result");
-    emit(impl, n, d);
-  } else if (impl == "tbb-task_group-nofuture") {
-    // 2 worker threads, as the other pools; the submitting thread also runs tasks
-    // while it waits in wait(), as task_group does.
-    tbb::global_control threads(tbb::global_control::max_allowed_parallelism, 3);
-    tbb::task_arena arena(3, 1);
-    std::vector<long> out(n);
-    double d = 0;
-    arena.execute([&] {
-      tbb::task_group g;
-      auto t0 = std::chrono::steady_clock::now();
-      for (long long i = 0; i < n; ++i) g.run([&out, i] { out[i] = identity(static_cast<long>(i)); });
-      g.wait();
-      d = bench::seconds_since(t0);
-    });
-    bench::check(out[n - 1] == n - 1, "last result");
-    emit(impl, n, d);
-  } else if (impl == "asio-thread_pool-post-nofuture") {
-    asio::thread_pool pool(2);
-    std::vector<long> out(n);
-    std::atomic<long long> remaining{n};
-    std::mutex m;
-    std::condition_variable cv;
-    auto t0 = std::chrono::steady_clock::now();
-    for (long long i = 0; i < n; ++i)
-      asio::post(pool, [&, i] {
-        out[i] = identity(static_cast<long>(i));
-        if (remaining.fetch_sub(1) == 1) {
-          std::scoped_lock with(m);
-          cv.notify_one();
-        }
-      });
-    {
-      std::unique_lock lock(m);
-      cv.wait(lock, [&] { return remaining.load() == 0; });
-    }
-    double d = bench::seconds_since(t0);
-    bench::check(out[n - 1] == n - 1, "last result");
-    emit(impl, n, d);
-    pool.join();
-  } else {
-    std::fprintf(stderr, "unknown impl %.*s\n", static_cast<int>(impl.size()), impl.data());
-    return 2;
-  }
+  if (impl == "pyconc") pyconc_executor(impl, n);
+  else if (impl == "packaged_task-pool") peers::packaged_task_pool(impl, n);
+  else if (impl == "tbb-task_group-nofuture") peers::tbb_task_group_nofuture(impl, n);
+  else if (impl == "asio-thread_pool-post-nofuture") peers::asio_thread_pool_post_nofuture(impl, n);
+  else return std::fprintf(stderr, "unknown impl %.*s\n", static_cast<int>(impl.size()), impl.data()), 2;
   return 0;
 }

@@ -1,12 +1,16 @@
 // Shared helpers of the workload programs: every program prints one JSON object per
-// line, {"workload", "impl", "value", "unit", "n"}, as bench/WORKLOADS.md defines.
+// line, {"workload", "impl", "value", "unit", "n"}, as bench/README.md describes.
+// The drivers at the end run the same threads around every implementation of a
+// workload, pyconc's (bench/workloads/) and the C++ peers' (bench/peers/) alike.
 #pragma once
 
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <pyconc/threading.hpp>
 #include <string>
 #include <string_view>
+#include <thread>
 
 namespace bench {
 
@@ -35,6 +39,44 @@ inline long long arg_n(int argc, char** argv, long long fallback) {
   for (int i = 1; i + 1 < argc; ++i)
     if (std::string_view(argv[i]) == "--n") return std::atoll(argv[i + 1]);
   return fallback;
+}
+
+/// Two threads each call `body()` N times; both wait on one Event so they start
+/// together. Returns the seconds from the start signal until both are joined.
+template <class Body>
+double two_threads(long long n, Body body) {
+  pyconc::threading::Event go;
+  auto work = [&] {
+    go.wait();
+    for (long long i = 0; i < n; ++i) body();
+  };
+  std::thread a(work), b(work);
+  auto t0 = std::chrono::steady_clock::now();
+  go.set();
+  a.join();
+  b.join();
+  return seconds_since(t0);
+}
+
+/// One producer thread calls `put(i)` for i = 0 .. N-1, then `put(-1)`; one consumer
+/// thread calls `get()` until it returns -1. Checks that the consumer got every item
+/// once and returns the seconds from the start of both threads until both are joined.
+template <class Put, class Get>
+double producer_consumer(long long n, Put put, Get get) {
+  long long sum = 0;
+  auto t0 = std::chrono::steady_clock::now();
+  std::thread producer([&] {
+    for (long long i = 0; i < n; ++i) put(static_cast<long>(i));
+    put(-1);
+  });
+  std::thread consumer([&] {
+    for (long v; (v = get()) != -1;) sum += v;
+  });
+  producer.join();
+  consumer.join();
+  double d = seconds_since(t0);
+  check(sum == n * (n - 1) / 2, "consumer got every item once");
+  return d;
 }
 
 }  // namespace bench
