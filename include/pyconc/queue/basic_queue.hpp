@@ -11,6 +11,7 @@
 // the items live; notifying costs a fence and a load while nobody sleeps.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -34,7 +35,10 @@ Deadline queue_deadline(std::optional<Seconds> timeout);
 template <class T, class Store>
 class BasicQueue {
  public:
-  explicit BasicQueue(long long maxsize) : maxsize_(maxsize), store_(maxsize > 0 ? static_cast<std::size_t>(maxsize) : 0) {}
+  explicit BasicQueue(long long maxsize)
+      : maxsize_(maxsize),
+        refill_(maxsize > 0 ? std::clamp<std::size_t>(static_cast<std::size_t>(maxsize) / 8, 1, 64) : 1),
+        store_(maxsize > 0 ? static_cast<std::size_t>(maxsize) : 0) {}
   BasicQueue(const BasicQueue&) = delete;
   BasicQueue& operator=(const BasicQueue&) = delete;
 
@@ -187,7 +191,14 @@ class BasicQueue {
       if (r == PushResult::shutdown) throw queue::ShutDown("put to a queue that is shut down");
       if (!block) throw queue::Full("queue is full");
       if (spin < kSpins && !(spin % 64 == 63 && deadline.expired())) {
-        cpu_relax();
+        // Full: let the getters free a run of slots before trying again, rather than
+        // taking each slot as it frees (the slot's cache line then moves between cores
+        // for every item). Only while spinning: a sleeper is woken by a single free slot.
+        std::size_t room = static_cast<std::size_t>(maxsize_) - std::min<std::size_t>(store_.size(), static_cast<std::size_t>(maxsize_));
+        while (room < refill_ && ++spin < kSpins) {
+          cpu_relax();
+          room = static_cast<std::size_t>(maxsize_) - std::min<std::size_t>(store_.size(), static_cast<std::size_t>(maxsize_));
+        }
         continue;
       }
       std::uint32_t key = not_full_.prepare_wait();
@@ -222,7 +233,17 @@ class BasicQueue {
       if (r == PopResult::shutdown) throw queue::ShutDown("get from a queue that is shut down and empty");
       if (!block) throw queue::Empty("queue is empty");
       if (spin < kSpins && !(spin % 64 == 63 && deadline.expired())) {
+        // Empty: while items keep arriving, let a run of them arrive before taking one
+        // (as putters wait for a run of free slots); as soon as they stop coming, take
+        // what is there.
         cpu_relax();
+        std::size_t seen = store_.size();
+        while (seen > 0 && seen < refill_ && ++spin < kSpins) {
+          cpu_relax();
+          std::size_t now = store_.size();
+          if (now <= seen) break;  // the putters paused: no point waiting
+          seen = now;
+        }
         continue;
       }
       std::uint32_t key = not_empty_.prepare_wait();
@@ -246,6 +267,7 @@ class BasicQueue {
   }
 
   const long long maxsize_;
+  const std::size_t refill_;  // free slots a spinning putter waits for (see put_until)
   Store store_;
   EventCount not_empty_;
   EventCount not_full_;
