@@ -3,6 +3,8 @@
 #pragma once
 
 #include <atomic>
+#include <bit>
+#include <cstddef>
 #include <cstdint>
 
 #include "pyconc/detail/futex.hpp"
@@ -32,62 +34,75 @@ namespace pyconc::detail {
 class EventCount {
  public:
   std::uint32_t prepare_wait() noexcept {
-    state_.fetch_add(kWaiter, std::memory_order_seq_cst);
-    return seq_.load(std::memory_order_seq_cst);
+    // Counted and keyed in one atomic step: a waiter counted before a notification's
+    // pending wake-up was recorded necessarily holds the key from before it, so its
+    // futex wait cannot sleep through that wake-up.
+    return static_cast<std::uint32_t>(word_.fetch_add(kWaiter, std::memory_order_seq_cst));
   }
   void cancel_wait() noexcept { leave(); }
   /// Sleeps unless notified since prepare_wait(); false on timeout. Spurious returns
   /// are possible: callers loop.
   bool wait(std::uint32_t key, const Deadline& deadline) noexcept {
-    bool in_time = futex_wait(seq_, key, deadline);
+    bool in_time = futex_wait(seq(), key, deadline);
     leave();
     return in_time;
   }
-  // The notifier first reads the counts with a read-modify-write: an RMW reads the
-  // latest value in their modification order, so either it sees a waiter that
-  // announced itself, or that waiter's own RMW comes later, synchronises with ours and
-  // its re-check sees the condition. One locked instruction on a line that, in steady
-  // state, only the notifying side writes — cheaper than a full fence plus a load.
+  // The notifier reads the word with a read-modify-write: an RMW reads the latest value
+  // in its modification order, so either it sees a waiter that announced itself, or
+  // that waiter's own RMW comes later, synchronises with ours and its re-check sees the
+  // condition. One locked instruction on a line that, in steady state, only the
+  // notifying side writes — cheaper than a full fence plus a load.
   void notify_one() noexcept {
-    std::uint64_t s = state_.fetch_add(0, std::memory_order_seq_cst);
+    std::uint64_t w = word_.fetch_add(0, std::memory_order_seq_cst);
     for (;;) {
-      if (waiters(s) <= signals(s)) return;  // nobody, or all already being woken
-      if (state_.compare_exchange_weak(s, s + kSignal, std::memory_order_seq_cst, std::memory_order_relaxed)) break;
+      if (waiters(w) <= signals(w)) return;  // nobody, or all already being woken
+      if (word_.compare_exchange_weak(w, bumped(w) + kSignal, std::memory_order_seq_cst, std::memory_order_relaxed))
+        break;
     }
-    seq_.fetch_add(1, std::memory_order_seq_cst);
-    futex_wake(seq_, 1);
+    futex_wake(seq(), 1);
   }
   void notify_all() noexcept {
-    std::uint64_t s = state_.fetch_add(0, std::memory_order_seq_cst);
+    std::uint64_t w = word_.fetch_add(0, std::memory_order_seq_cst);
     for (;;) {
-      if (waiters(s) <= signals(s)) return;
-      std::uint64_t all = (s & kWaiterMask) | (s & kWaiterMask) << 32;
-      if (state_.compare_exchange_weak(s, all, std::memory_order_seq_cst, std::memory_order_relaxed)) break;
+      if (waiters(w) <= signals(w)) return;
+      std::uint64_t all = (bumped(w) & ~kSignalMask) | std::uint64_t{waiters(w)} << kSignalShift;
+      if (word_.compare_exchange_weak(w, all, std::memory_order_seq_cst, std::memory_order_relaxed)) break;
     }
-    seq_.fetch_add(1, std::memory_order_seq_cst);
-    futex_wake_all(seq_);
+    futex_wake_all(seq());
   }
-  bool has_waiters() const noexcept { return waiters(state_.load(std::memory_order_relaxed)) != 0; }
+  bool has_waiters() const noexcept { return waiters(word_.load(std::memory_order_relaxed)) != 0; }
 
  private:
-  static constexpr std::uint64_t kWaiter = 1;
-  static constexpr std::uint64_t kSignal = std::uint64_t{1} << 32;
-  static constexpr std::uint64_t kWaiterMask = kSignal - 1;
-  static std::uint32_t waiters(std::uint64_t s) noexcept { return static_cast<std::uint32_t>(s); }
-  static std::uint32_t signals(std::uint64_t s) noexcept { return static_cast<std::uint32_t>(s >> 32); }
+  // The word: the futex sequence in the low 32 bits, then the waiters (16 bits), then
+  // the pending wake-ups (16 bits).
+  static constexpr unsigned kWaiterShift = 32, kSignalShift = 48;
+  static constexpr std::uint64_t kWaiter = std::uint64_t{1} << kWaiterShift;
+  static constexpr std::uint64_t kSignal = std::uint64_t{1} << kSignalShift;
+  static constexpr std::uint64_t kSignalMask = std::uint64_t{0xffff} << kSignalShift;
+  static std::uint32_t waiters(std::uint64_t w) noexcept { return static_cast<std::uint32_t>(w >> kWaiterShift) & 0xffff; }
+  static std::uint32_t signals(std::uint64_t w) noexcept { return static_cast<std::uint32_t>(w >> kSignalShift); }
+  // `w` with the sequence advanced (wrapping within its 32 bits).
+  static std::uint64_t bumped(std::uint64_t w) noexcept {
+    return (w & ~std::uint64_t{0xffffffff}) | static_cast<std::uint32_t>(static_cast<std::uint32_t>(w) + 1);
+  }
+  // The sequence half of the word, for the futex calls (as folly's EventCount does).
+  std::atomic<std::uint32_t>& seq() noexcept {
+    static_assert(sizeof(std::atomic<std::uint64_t>) == 8 && sizeof(std::atomic<std::uint32_t>) == 4);
+    constexpr std::size_t low = std::endian::native == std::endian::little ? 0 : 4;
+    return *reinterpret_cast<std::atomic<std::uint32_t>*>(reinterpret_cast<char*>(&word_) + low);
+  }
 
   // A waiter leaves: one waiter less, and one pending wake-up less if there is one
-  // (signals never exceed waiters).
+  // (pending wake-ups never outnumber waiters).
   void leave() noexcept {
-    std::uint64_t s = state_.load(std::memory_order_relaxed);
+    std::uint64_t w = word_.load(std::memory_order_relaxed);
     for (;;) {
-      std::uint64_t next = s - kWaiter - (signals(s) != 0 ? kSignal : 0);
-      if (state_.compare_exchange_weak(s, next, std::memory_order_seq_cst, std::memory_order_relaxed)) return;
+      std::uint64_t next = w - kWaiter - (signals(w) != 0 ? kSignal : 0);
+      if (word_.compare_exchange_weak(w, next, std::memory_order_seq_cst, std::memory_order_relaxed)) return;
     }
   }
 
-  alignas(64) std::atomic<std::uint32_t> seq_{0};
-  std::atomic<std::uint64_t> state_{0};  // waiters | pending wake-ups << 32
+  alignas(64) std::atomic<std::uint64_t> word_{0};
 };
 
 }  // namespace pyconc::detail
