@@ -29,8 +29,10 @@ struct ThreadPoolOptions {
 ///
 /// max_workers defaults to min(32, CPUs this process may use + 4); < 1 raises ValueError. Threads start
 /// on demand, one per submit while none is idle, up to max_workers, and are reused.
-/// Work runs in submission order. The destructor is shutdown(wait = true); at program
-/// exit, a pool never shut down finishes its queued work and its threads exit.
+/// Work runs in submission order. An idle worker polls for new work briefly, then
+/// sleeps; it takes a new task at once either way, even while other workers are busy.
+/// The destructor is shutdown(wait = true); at program exit, a pool never shut down
+/// finishes its queued work and its threads exit.
 ///
 /// Thread safety: every member may be called from any thread.
 ///
@@ -39,7 +41,7 @@ struct ThreadPoolOptions {
 /// Differences from Python: `initargs` is folded into `initializer` (bind them in a
 /// lambda). max_workers() is a public accessor of Python's private `_max_workers`.
 ///
-///   submit ─► [work queue: spinning/parked workers] ─► worker threads ─► run ─► future
+///   submit ─► [work queue] ─► worker threads (polling, or parked) ─► run ─► future
 ///                     ▲ nullptr = "exit" sentinel, passed on from worker to worker
 class ThreadPoolExecutor : public Executor {
  public:
