@@ -96,6 +96,22 @@ class LockedStore {
     size_.store(order_.size(), std::memory_order_relaxed);
     return PopResult::ok;
   }
+  /// try_pop, but only if `allowed()` holds under the lock; `declined` says it did not.
+  template <class Allowed>
+  PopResult try_pop_if(std::optional<T>& out, Allowed allowed, bool& declined) PYCONC_EXCLUDES(mutex_) {
+    declined = false;
+    if (size_.load(std::memory_order_acquire) == 0 && !closed_flag_.load(std::memory_order_acquire))
+      return PopResult::empty;
+    LockGuard guard(mutex_);
+    if (order_.size() == 0) return closed_ ? PopResult::shutdown : PopResult::empty;
+    if (!allowed()) {
+      declined = true;
+      return PopResult::empty;
+    }
+    out.emplace(order_.get());
+    size_.store(order_.size(), std::memory_order_relaxed);
+    return PopResult::ok;
+  }
   std::size_t size() const noexcept { return size_.load(std::memory_order_relaxed); }
   std::uint64_t pushed() const PYCONC_EXCLUDES(mutex_) {
     LockGuard guard(mutex_);
@@ -154,15 +170,25 @@ class OverflowStore {
     return overflow_.try_push(std::forward<U>(item));
   }
   PopResult try_pop(std::optional<T>& out) {
-    PopResult r = ring_.try_pop(out);
-    if (r == PopResult::ok) return r;
-    // The ring's next item is still being put: it and the ones behind it are older than
-    // the overflow's, so wait for it (its put will notify) rather than skip ahead.
-    if (r == PopResult::empty && ring_.size() != 0) return PopResult::empty;
-    PopResult o = overflow_.try_pop(out);
-    if (o == PopResult::ok) return o;
-    // Shut down only when both say so (the ring has no put in flight).
-    return r == PopResult::shutdown && o == PopResult::shutdown ? PopResult::shutdown : PopResult::empty;
+    for (;;) {
+      PopResult r = ring_.try_pop(out);
+      if (r == PopResult::ok) return r;
+      // The ring's next item is still being put: it and the ones behind it are older than
+      // the overflow's, so wait for it (its put will notify) rather than skip ahead.
+      if (r == PopResult::empty && ring_.size() != 0) return PopResult::empty;
+      // The ring was empty a moment ago; under the overflow's lock, make sure it still
+      // is. Otherwise, while this getter was on its way, the overflow may have drained,
+      // the ring refilled with a putter's items and the overflow taken that putter's
+      // later ones: taking from the overflow now would hand out a later item first.
+      // (A put goes to the ring only while the overflow is empty, so with the overflow
+      // holding an item, the ring cannot take older ones behind our back.)
+      bool declined;
+      PopResult o = overflow_.try_pop_if(out, [this] { return ring_.size() == 0; }, declined);
+      if (o == PopResult::ok) return o;
+      if (declined) continue;  // the ring has items again: take those first
+      // Shut down only when both say so (the ring has no put in flight).
+      return r == PopResult::shutdown && o == PopResult::shutdown ? PopResult::shutdown : PopResult::empty;
+    }
   }
   std::size_t size() const noexcept { return ring_.size() + overflow_.size(); }
   std::uint64_t pushed() const { return ring_.pushed() + overflow_.pushed(); }
