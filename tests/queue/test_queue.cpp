@@ -13,6 +13,7 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <type_traits>
@@ -880,4 +881,72 @@ TEST(Queue, OrderHoldsBehindAPutInFlight) {
     for (int i = 1; i <= kItems; ++i) expected.push_back(i);
     EXPECT_EQ(mine, expected) << maxsize;
   }
+}
+
+// ------------------------------------------------------------- elements that throw
+
+namespace {
+
+/// Copying throws while `fail` is set (as std::string's copy may throw bad_alloc).
+struct FragileCopy {
+  static inline std::atomic<bool> fail{false};
+  int value = 0;
+  explicit FragileCopy(int v) : value(v) {}
+  FragileCopy(const FragileCopy& o) : value(o.value) {
+    if (fail.load()) throw std::runtime_error("copy failed");
+  }
+  FragileCopy(FragileCopy&&) noexcept = default;
+  FragileCopy& operator=(const FragileCopy&) = default;
+  FragileCopy& operator=(FragileCopy&&) noexcept = default;
+};
+
+/// Moving (and copying) throws while `fail` is set: such elements never enter the ring.
+struct FragileMove {
+  static inline std::atomic<bool> fail{false};
+  int value = 0;
+  explicit FragileMove(int v) : value(v) {}
+  FragileMove(const FragileMove& o) : value(o.value) {
+    if (fail.load()) throw std::runtime_error("copy failed");
+  }
+  FragileMove(FragileMove&& o) noexcept(false) : value(o.value) {
+    if (fail.load()) throw std::runtime_error("move failed");
+  }
+  FragileMove& operator=(const FragileMove&) = default;
+  FragileMove& operator=(FragileMove&&) = default;
+};
+
+template <class E>
+void a_failed_copy_changes_nothing(long long maxsize) {
+  queue::Queue<E> q(maxsize);
+  const E one(1), two(2), three(3);
+  q.put(one);
+  E::fail = true;
+  EXPECT_THROW(q.put(two), std::runtime_error) << "maxsize " << maxsize;
+  EXPECT_THROW(q.put_nowait(two), std::runtime_error);
+  if (maxsize == 1) {
+    EXPECT_FALSE(q.try_put(two));  // full: refused before any copy
+  } else {
+    EXPECT_THROW((void)q.try_put(two), std::runtime_error);
+  }
+  E::fail = false;
+  EXPECT_EQ(q.qsize(), 1u);
+  EXPECT_EQ(q.unfinished_tasks(), 1u) << "a put that failed is no task";
+  // Nothing was left half-put: getters neither block nor see a gap.
+  EXPECT_EQ(q.get(pyconc::Seconds(5)).value, 1);
+  q.put(three);
+  EXPECT_EQ(q.get(pyconc::Seconds(5)).value, 3);
+  EXPECT_TRUE(q.empty());
+  q.task_done();
+  q.task_done();
+  q.join();
+}
+
+}  // namespace
+
+TEST(Queue, AnElementWhoseCopyThrowsIsNotPutAndBlocksNothing) {
+  for (long long maxsize : {0LL, 1LL, 2LL, 8LL, 1024LL}) a_failed_copy_changes_nothing<FragileCopy>(maxsize);
+}
+
+TEST(Queue, AnElementWhoseMoveMayThrowIsNotPutAndBlocksNothing) {
+  for (long long maxsize : {0LL, 1LL, 2LL, 8LL}) a_failed_copy_changes_nothing<FragileMove>(maxsize);
 }

@@ -10,6 +10,7 @@
 #include <deque>
 #include <functional>
 #include <optional>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -206,14 +207,20 @@ class OverflowStore {
 
 /// Queue's storage: the lock-free ring when bounded, ring + overflow when not. A ring
 /// needs two cells at least (with one, "filled for lap n" and "free for lap n+1" read
-/// the same), so maxsize 1 takes the locked deque.
+/// the same), so maxsize 1 takes the locked deque; so do elements whose move may throw
+/// (the ring moves elements in and out of claimed cells, where it must not fail).
 template <class T>
 class FifoStore {
+  static constexpr bool kRing = std::is_nothrow_move_constructible_v<T>;
+  using Ring = std::conditional_t<kRing, RingStore<T>, LockedStore<T, FifoOrder<T>>>;
+  using Unbounded = std::conditional_t<kRing, OverflowStore<T>, LockedStore<T, FifoOrder<T>>>;
+
  public:
   explicit FifoStore(std::size_t maxsize) {
     if (maxsize >= 2) ring_.emplace(maxsize);
     else if (maxsize == 1) single_.emplace(1);
-    else unbounded_.emplace();
+    else if constexpr (kRing) unbounded_.emplace();
+    else unbounded_.emplace(0);
   }
   template <class U>
   PushResult try_push(U&& item) {
@@ -233,8 +240,8 @@ class FifoStore {
   std::size_t drain() { return ring_ ? ring_->drain() : unbounded_ ? unbounded_->drain() : single_->drain(); }
 
  private:
-  std::optional<RingStore<T>> ring_;
-  std::optional<OverflowStore<T>> unbounded_;
+  std::optional<Ring> ring_;
+  std::optional<Unbounded> unbounded_;
   std::optional<LockedStore<T, FifoOrder<T>>> single_;
 };
 

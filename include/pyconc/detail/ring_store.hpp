@@ -23,6 +23,7 @@
 #include <memory>
 #include <new>
 #include <optional>
+#include <type_traits>
 #include <utility>
 
 #include "pyconc/detail/futex.hpp"
@@ -34,6 +35,9 @@ enum class PopResult { ok, empty, shutdown };
 
 template <class T>
 class RingStore {
+  static_assert(std::is_nothrow_move_constructible_v<T>,
+                "a ring moves elements in and out of claimed cells, where an exception would wedge it");
+
  public:
   /// `capacity` >= 2.
   explicit RingStore(std::size_t capacity)
@@ -52,9 +56,23 @@ class RingStore {
   RingStore(const RingStore&) = delete;
   RingStore& operator=(const RingStore&) = delete;
 
-  /// Moves from `item` only on success.
+  /// Moves from `item` only on success. If making the element from `item` throws, the
+  /// exception propagates and nothing changed: a conversion or copy that may throw is
+  /// made before a cell is claimed (a claimed cell left unfilled would stop every getter
+  /// behind it), and only the nothrow move happens in the cell.
   template <class U>
   PushResult try_push(U&& item) {
+    if constexpr (std::is_nothrow_constructible_v<T, U&&>) {
+      return push_made(std::forward<U>(item));
+    } else {
+      T made(std::forward<U>(item));  // may throw; nothing is claimed yet
+      return push_made(std::move(made));
+    }
+  }
+
+ private:
+  template <class U>
+  PushResult push_made(U&& item) noexcept {
     std::uint64_t pos = enq_.load(std::memory_order_relaxed);
     for (;;) {
       if (pos & kClosed) return PushResult::shutdown;
@@ -75,6 +93,7 @@ class RingStore {
     }
   }
 
+ public:
   /// On success, `out` holds the item. `shutdown` only when shut down and empty with no
   /// put still in flight.
   PopResult try_pop(std::optional<T>& out) {
