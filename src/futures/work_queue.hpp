@@ -43,6 +43,7 @@ class WorkQueue {
   /// its futex call after the worker has left.
   Parker& add_parker() PYCONC_EXCLUDES(idle_lock_) {
     pyconc::detail::LockGuard guard(idle_lock_);
+    idle_.reserve(parkers_.size() + 1);  // parking never allocates (nor fails for memory)
     return parkers_.emplace_back();
   }
 
