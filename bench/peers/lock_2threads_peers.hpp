@@ -16,35 +16,28 @@ namespace peers {
 /// std::mutex (pthread_mutex_t in libstdc++) held through std::scoped_lock.
 inline void std_mutex(std::string_view impl, long long n) {
   std::mutex m;
-  long long counter = 0;
-  double d = bench::two_threads(n, [&] {
+  bench::lock_2threads(impl, n, [&](long long& counter) {
     std::scoped_lock with(m);
     ++counter;
   });
-  bench::check(counter == 2 * n, "counter == 2N");
-  bench::emit("lock_2threads", impl, 2 * n / d, "acquisitions/s", 2 * n);
 }
 
 /// absl::Mutex held through absl::MutexLock (a reader-writer mutex; used here for
 /// exclusive locking only).
 inline void absl_mutex(std::string_view impl, long long n) {
   absl::Mutex m;
-  long long counter = 0;
-  double d = bench::two_threads(n, [&] {
+  bench::lock_2threads(impl, n, [&](long long& counter) {
     absl::MutexLock with(&m);
     ++counter;
   });
-  bench::check(counter == 2 * n, "counter == 2N");
-  bench::emit("lock_2threads", impl, 2 * n / d, "acquisitions/s", 2 * n);
 }
 
 /// No lock at all: a relaxed atomic fetch_add on the counter, the hardware's floor for
 /// the same shared increment. Not a lock; it cannot protect more than one word.
 inline void atomic_fetch_add_nolock(std::string_view impl, long long n) {
-  std::atomic<long long> counter{0};
-  double d = bench::two_threads(n, [&] { counter.fetch_add(1, std::memory_order_relaxed); });
-  bench::check(counter.load() == 2 * n, "counter == 2N");
-  bench::emit("lock_2threads", impl, 2 * n / d, "acquisitions/s", 2 * n);
+  bench::lock_2threads(impl, n, [](long long& counter) {
+    std::atomic_ref<long long>(counter).fetch_add(1, std::memory_order_relaxed);
+  });
 }
 
 }  // namespace peers

@@ -14,25 +14,19 @@ namespace {
 
 void with_lock(std::string_view impl, long long n) {  // the C++ way: std::scoped_lock
   threading::Lock lock;
-  long long counter = 0;
-  double d = bench::two_threads(n, [&] {
+  bench::lock_2threads(impl, n, [&](long long& counter) {
     std::scoped_lock with(lock);
     ++counter;
   });
-  bench::check(counter == 2 * n, "counter == 2N");
-  bench::emit("lock_2threads", impl, 2 * n / d, "acquisitions/s", 2 * n);
 }
 
 void python_api(std::string_view impl, long long n) {  // acquire()/release(), the calls a Python port makes
   threading::Lock lock;
-  long long counter = 0;
-  double d = bench::two_threads(n, [&] {
+  bench::lock_2threads(impl, n, [&](long long& counter) {
     lock.acquire();
     ++counter;
     lock.release();
   });
-  bench::check(counter == 2 * n, "counter == 2N");
-  bench::emit("lock_2threads", impl, 2 * n / d, "acquisitions/s", 2 * n);
 }
 
 }  // namespace

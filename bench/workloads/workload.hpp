@@ -58,6 +58,16 @@ double two_threads(long long n, Body body) {
   return seconds_since(t0);
 }
 
+/// lock_2threads for one implementation: two threads each call `locked_increment(c)`
+/// N times on one shared counter `c`; checks that it reached 2N and prints the line.
+template <class LockedIncrement>
+void lock_2threads(std::string_view impl, long long n, LockedIncrement locked_increment) {
+  long long counter = 0;
+  double d = two_threads(n, [&] { locked_increment(counter); });
+  check(counter == 2 * n, "counter == 2N");
+  emit("lock_2threads", impl, 2 * n / d, "acquisitions/s", 2 * n);
+}
+
 /// One producer thread calls `put(i)` for i = 0 .. N-1, then `put(-1)`; one consumer
 /// thread calls `get()` until it returns -1. Checks that the consumer got every item
 /// once and returns the seconds from the start of both threads until both are joined.
