@@ -52,8 +52,7 @@ class WorkQueue {
     store_.try_push(std::move(item));  // unbounded and never closed: always ok
     // Read the counts with a read-modify-write: it is ordered after the push for a
     // worker that announces its sleep with its own read-modify-write (see sleep()).
-    std::uint64_t c = control_.fetch_add(0, std::memory_order_seq_cst);
-    if (spinners(c) == 0 && sleepers(c) != 0) wake_one();
+    wake_one_if_unwatched(control_.fetch_add(0, std::memory_order_seq_cst));
   }
 
   /// Takes an item without waiting.
@@ -82,8 +81,6 @@ class WorkQueue {
     }
   }
 
-  std::size_t size() const noexcept { return store_.size(); }
-
  private:
   static constexpr std::uint64_t kSpinner = 1;
   static constexpr std::uint64_t kSleeper = std::uint64_t{1} << 32;
@@ -93,6 +90,12 @@ class WorkQueue {
 
   static std::uint32_t spinners(std::uint64_t c) noexcept { return static_cast<std::uint32_t>(c); }
   static std::uint32_t sleepers(std::uint64_t c) noexcept { return static_cast<std::uint32_t>(c >> 32); }
+
+  // With counts `c`: nobody spins while somebody sleeps, so a new item would wait
+  // unseen: wake a sleeper.
+  void wake_one_if_unwatched(std::uint64_t c) {
+    if (spinners(c) == 0 && sleepers(c) != 0) wake_one();
+  }
 
   // A spinner found work: if it was the last one watching, hand the watch on.
   void stop_spinning() {
@@ -144,10 +147,10 @@ class WorkQueue {
       // is harmless: the next park resets the word first.
       if (claimed) {
         stop_spinning();
-      } else if (spinners(c) == 0 && sleepers(c) != 0) {
+      } else {
         // Puts made while we still counted as a spinner woke nobody: they relied on us.
         // We take one item; hand the watch on for the others, as a spinner would.
-        wake_one();
+        wake_one_if_unwatched(c);
       }
       return true;
     }

@@ -86,21 +86,16 @@ class LockedStore {
     return PushResult::ok;
   }
   PopResult try_pop(std::optional<T>& out) PYCONC_EXCLUDES(mutex_) {
-    // Empty and open: say so without the lock, so that waiting consumers polling an
-    // empty queue do not take the lock away from the producers. (A push that this
-    // misses is followed by the producer's notification, which wakes the consumer.)
-    if (size_.load(std::memory_order_acquire) == 0 && !closed_flag_.load(std::memory_order_acquire))
-      return PopResult::empty;
-    LockGuard guard(mutex_);
-    if (order_.size() == 0) return closed_ ? PopResult::shutdown : PopResult::empty;
-    out.emplace(order_.get());
-    size_.store(order_.size(), std::memory_order_relaxed);
-    return PopResult::ok;
+    bool declined;
+    return try_pop_if(out, [] { return true; }, declined);
   }
   /// try_pop, but only if `allowed()` holds under the lock; `declined` says it did not.
   template <class Allowed>
   PopResult try_pop_if(std::optional<T>& out, Allowed allowed, bool& declined) PYCONC_EXCLUDES(mutex_) {
     declined = false;
+    // Empty and open: say so without the lock, so that waiting consumers polling an
+    // empty queue do not take the lock away from the producers. (A push that this
+    // misses is followed by the producer's notification, which wakes the consumer.)
     if (size_.load(std::memory_order_acquire) == 0 && !closed_flag_.load(std::memory_order_acquire))
       return PopResult::empty;
     LockGuard guard(mutex_);

@@ -152,6 +152,12 @@ class BasicQueue {
     return pushed > settled ? pushed - settled : 0;
   }
 
+  // Slots a put could fill now (bounded queues only; approximate, as qsize()).
+  std::size_t free_slots() const noexcept {
+    auto max = static_cast<std::size_t>(maxsize_);
+    return max - std::min(store_.size(), max);
+  }
+
   template <class U>
   PushResult push(U& item) {
     PushResult r = store_.try_push(std::forward<U>(item));
@@ -194,11 +200,7 @@ class BasicQueue {
         // Full: let the getters free a run of slots before trying again, rather than
         // taking each slot as it frees (the slot's cache line then moves between cores
         // for every item). Only while spinning: a sleeper is woken by a single free slot.
-        std::size_t room = static_cast<std::size_t>(maxsize_) - std::min<std::size_t>(store_.size(), static_cast<std::size_t>(maxsize_));
-        while (room < refill_ && ++spin < kSpins) {
-          cpu_relax();
-          room = static_cast<std::size_t>(maxsize_) - std::min<std::size_t>(store_.size(), static_cast<std::size_t>(maxsize_));
-        }
+        while (free_slots() < refill_ && ++spin < kSpins) cpu_relax();
         continue;
       }
       std::uint32_t key = not_full_.prepare_wait();
