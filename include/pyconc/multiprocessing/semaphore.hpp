@@ -1,0 +1,100 @@
+// multiprocessing.Semaphore and multiprocessing.BoundedSemaphore.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "pyconc/multiprocessing/lock.hpp"
+
+namespace pyconc::multiprocessing {
+
+namespace detail {
+struct SemaphoreState {
+  static constexpr std::uint32_t kKind = 3;
+  std::atomic<std::uint32_t> count{0};     // the futex word
+  std::atomic<std::uint32_t> sleepers{0};  // waiters that may sleep on `count`
+  std::uint32_t max_value = 0;             // the bound of a BoundedSemaphore, else SEM_VALUE_MAX
+};
+}  // namespace detail
+
+/// A counting semaphore shared by the processes of a program (Python's
+/// multiprocessing.Semaphore): acquire() takes one unit, blocking while the count is
+/// zero; release() adds one and wakes one waiter.
+///
+///     multiprocessing::Semaphore slots(3);
+///     { std::scoped_lock with(slots); use_one_of_three(); }
+///     slots.get_value();  // 3 again
+///
+/// Errors: a negative initial value raises ValueError; a count beyond
+/// SEM_VALUE_MAX (2^31-1) raises OverflowError.
+///
+/// A process that dies holding units does not give them back: nobody owns a unit
+/// (any process may release), so whether the dead one would have released is unknown
+/// — exactly as Python's semaphores. Waiters then wait until someone else releases or
+/// their timeout passes; use a timeout, or a Lock/RLock (which recover), where a holder
+/// may be killed.
+///
+/// Thread safety: every member may be called from any thread of any process holding a
+/// handle. Copies are handles to the same semaphore.
+///
+/// Memory ordering: a successful acquire synchronises-with the release that provided
+/// its unit.
+///
+/// Differences from Python: a cheap handle passable to any Process. get_value() works
+/// (Python's raises NotImplementedError on macOS only). A C++ Lockable as well.
+class PYCONC_CAPABILITY("semaphore") Semaphore {
+ public:
+  static constexpr long long kSemValueMax = 2147483647;
+
+  explicit Semaphore(long long value = 1) : Semaphore(value, kSemValueMax) {}
+
+  bool acquire() PYCONC_ACQUIRE() { return acquire_until(pyconc::detail::Deadline::never()); }
+  bool acquire(bool block) PYCONC_TRY_ACQUIRE(true);
+  /// A negative timeout counts as 0; block=false ignores the timeout.
+  bool acquire(bool block, Seconds timeout) PYCONC_TRY_ACQUIRE(true);
+  bool acquire(Seconds timeout) PYCONC_TRY_ACQUIRE(true) { return acquire(true, timeout); }
+  /// Adds one unit and wakes a waiter. BoundedSemaphore: ValueError at the bound.
+  void release() PYCONC_RELEASE();
+  /// The current count (Python's get_value()).
+  long long get_value() const noexcept { return state_->count.load(std::memory_order_relaxed); }
+
+  void lock() PYCONC_ACQUIRE() { acquire(); }
+  void unlock() PYCONC_RELEASE() { release(); }
+  bool try_lock() PYCONC_TRY_ACQUIRE(true) { return acquire(false); }
+  template <class Rep, class Period>
+  bool try_lock_for(const std::chrono::duration<Rep, Period>& d) PYCONC_TRY_ACQUIRE(true) {
+    return acquire(true, std::chrono::duration_cast<Seconds>(d));
+  }
+
+  bool acquire_until(const pyconc::detail::Deadline& deadline) PYCONC_TRY_ACQUIRE(true);
+
+  template <class Archive>
+  void save(Archive& archive) const {
+    archive(state_.name());
+  }
+  template <class Archive>
+  void load(Archive& archive) {
+    std::string name;
+    archive(name);
+    state_ = detail::SharedObject<detail::SemaphoreState>::open(name);
+  }
+
+ protected:
+  Semaphore(long long value, long long max_value);
+
+ private:
+  bool try_take() noexcept;
+  detail::SharedObject<detail::SemaphoreState> state_;
+};
+
+/// A semaphore that refuses to be released above its initial value (Python's
+/// multiprocessing.BoundedSemaphore): such a release raises ValueError("semaphore or
+/// lock released too many times") and changes nothing. Everything else is Semaphore's.
+class BoundedSemaphore : public Semaphore {
+ public:
+  explicit BoundedSemaphore(long long value = 1) : Semaphore(value, value) {}
+};
+
+}  // namespace pyconc::multiprocessing
