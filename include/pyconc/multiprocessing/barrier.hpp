@@ -59,6 +59,8 @@ class Barrier {
   using Action = void (*)();
 
   explicit Barrier(std::size_t parties, Action action = nullptr, std::optional<Seconds> timeout = std::nullopt);
+  /// A barrier for one party (what a handle being unpickled starts from).
+  Barrier() : Barrier(1) {}
 
   /// Waits for all parties, at most the constructor's timeout.
   std::size_t wait();
