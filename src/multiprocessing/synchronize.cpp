@@ -172,17 +172,23 @@ void RLock::acquire_restore(std::uint64_t count) {
 
 // ---- AnyLock --------------------------------------------------------------------------
 
+// Plain dispatch, not std::visit: clang's analysis follows the lock through the
+// declarations' attributes (each member is marked as not analysed in its body).
 bool AnyLock::acquire() {
-  return std::visit([](auto& l) { return l.acquire(); }, lock_);
+  if (auto* r = std::get_if<RLock>(&lock_)) return r->acquire();
+  return std::get<Lock>(lock_).acquire();
 }
 bool AnyLock::acquire(bool block) {
-  return std::visit([block](auto& l) { return l.acquire(block); }, lock_);
+  if (auto* r = std::get_if<RLock>(&lock_)) return r->acquire(block);
+  return std::get<Lock>(lock_).acquire(block);
 }
 bool AnyLock::acquire(bool block, Seconds timeout) {
-  return std::visit([&](auto& l) { return l.acquire(block, timeout); }, lock_);
+  if (auto* r = std::get_if<RLock>(&lock_)) return r->acquire(block, timeout);
+  return std::get<Lock>(lock_).acquire(block, timeout);
 }
 void AnyLock::release() {
-  std::visit([](auto& l) { l.release(); }, lock_);
+  if (auto* r = std::get_if<RLock>(&lock_)) return r->release();
+  std::get<Lock>(lock_).release();
 }
 bool AnyLock::is_owned() const noexcept {
   return std::visit([](const auto& l) { return l.is_owned(); }, lock_);

@@ -105,11 +105,11 @@ class PYCONC_CAPABILITY("mutex") AnyLock {
   /// A new RLock (the default of Condition and Value).
   AnyLock() : lock_(RLock()) {}
 
-  bool acquire() PYCONC_ACQUIRE();
-  bool acquire(bool block) PYCONC_TRY_ACQUIRE(true);
-  bool acquire(bool block, Seconds timeout) PYCONC_TRY_ACQUIRE(true);
+  bool acquire() PYCONC_ACQUIRE() PYCONC_NO_THREAD_SAFETY_ANALYSIS;
+  bool acquire(bool block) PYCONC_TRY_ACQUIRE(true) PYCONC_NO_THREAD_SAFETY_ANALYSIS;
+  bool acquire(bool block, Seconds timeout) PYCONC_TRY_ACQUIRE(true) PYCONC_NO_THREAD_SAFETY_ANALYSIS;
   bool acquire(Seconds timeout) PYCONC_TRY_ACQUIRE(true) { return acquire(true, timeout); }
-  void release() PYCONC_RELEASE();
+  void release() PYCONC_RELEASE() PYCONC_NO_THREAD_SAFETY_ANALYSIS;
   void lock() PYCONC_ACQUIRE() { acquire(); }
   void unlock() PYCONC_RELEASE() { release(); }
   bool try_lock() PYCONC_TRY_ACQUIRE(true) { return acquire(false); }

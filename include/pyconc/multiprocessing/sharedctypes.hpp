@@ -193,13 +193,16 @@ class Value {
   /// The shared T itself, unsynchronised (Python's get_obj()).
   T& get_obj() const noexcept { return *elements_.data(); }
 
-  bool acquire() { return get_lock().acquire(); }
-  bool acquire(bool block) { return get_lock().acquire(block); }
-  bool acquire(bool block, Seconds timeout) { return get_lock().acquire(block, timeout); }
-  void release() { get_lock().release(); }
-  void lock() { get_lock().acquire(); }
-  void unlock() { get_lock().release(); }
-  bool try_lock() { return get_lock().acquire(false); }
+  // The lock's own calls (Python's synchronised wrappers have acquire/release too).
+  bool acquire() PYCONC_NO_THREAD_SAFETY_ANALYSIS { return get_lock().acquire(); }
+  bool acquire(bool block) PYCONC_NO_THREAD_SAFETY_ANALYSIS { return get_lock().acquire(block); }
+  bool acquire(bool block, Seconds timeout) PYCONC_NO_THREAD_SAFETY_ANALYSIS {
+    return get_lock().acquire(block, timeout);
+  }
+  void release() PYCONC_NO_THREAD_SAFETY_ANALYSIS { get_lock().release(); }
+  void lock() PYCONC_NO_THREAD_SAFETY_ANALYSIS { get_lock().acquire(); }
+  void unlock() PYCONC_NO_THREAD_SAFETY_ANALYSIS { get_lock().release(); }
+  bool try_lock() PYCONC_NO_THREAD_SAFETY_ANALYSIS { return get_lock().acquire(false); }
 
   template <class Archive>
   void save(Archive& archive) const {
@@ -222,10 +225,10 @@ class Value {
 
  private:
   struct Held {
-    explicit Held(const std::optional<AnyLock>& lock) : lock_(lock ? const_cast<AnyLock*>(&*lock) : nullptr) {
+    explicit Held(const std::optional<AnyLock>& lock) PYCONC_NO_THREAD_SAFETY_ANALYSIS : lock_(lock ? const_cast<AnyLock*>(&*lock) : nullptr) {
       if (lock_) lock_->acquire();
     }
-    ~Held() {
+    ~Held() PYCONC_NO_THREAD_SAFETY_ANALYSIS {
       if (lock_) lock_->release();
     }
     Held(const Held&) = delete;
@@ -326,13 +329,16 @@ class Array {
   }
   std::span<T> get_obj() const noexcept { return {elements_.data(), elements_.size()}; }
 
-  bool acquire() { return get_lock().acquire(); }
-  bool acquire(bool block) { return get_lock().acquire(block); }
-  bool acquire(bool block, Seconds timeout) { return get_lock().acquire(block, timeout); }
-  void release() { get_lock().release(); }
-  void lock() { get_lock().acquire(); }
-  void unlock() { get_lock().release(); }
-  bool try_lock() { return get_lock().acquire(false); }
+  // The lock's own calls (Python's synchronised wrappers have acquire/release too).
+  bool acquire() PYCONC_NO_THREAD_SAFETY_ANALYSIS { return get_lock().acquire(); }
+  bool acquire(bool block) PYCONC_NO_THREAD_SAFETY_ANALYSIS { return get_lock().acquire(block); }
+  bool acquire(bool block, Seconds timeout) PYCONC_NO_THREAD_SAFETY_ANALYSIS {
+    return get_lock().acquire(block, timeout);
+  }
+  void release() PYCONC_NO_THREAD_SAFETY_ANALYSIS { get_lock().release(); }
+  void lock() PYCONC_NO_THREAD_SAFETY_ANALYSIS { get_lock().acquire(); }
+  void unlock() PYCONC_NO_THREAD_SAFETY_ANALYSIS { get_lock().release(); }
+  bool try_lock() PYCONC_NO_THREAD_SAFETY_ANALYSIS { return get_lock().acquire(false); }
 
   template <class Archive>
   void save(Archive& archive) const {
