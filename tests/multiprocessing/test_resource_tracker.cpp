@@ -117,6 +117,14 @@ TEST(ResourceTracker, KilledChildSegmentsOutliveItUntilTheFamilyEnds) {
   EXPECT_NE(run.err.find("There appear to be 1 leaked shared_memory objects"), std::string::npos) << run.err;
 }
 
+TEST(ResourceTracker, StartsFromAMultiThreadedProgram) {
+  FamilyRun run = run_family("threads");
+  EXPECT_TRUE(WIFEXITED(run.status) && WEXITSTATUS(run.status) == 0) << run.status << " " << run.err;
+  ASSERT_EQ(run.names.size(), 1u) << run.out;
+  EXPECT_TRUE(eventually([&] { return !exists(run.names[0]); }, 30s));
+  EXPECT_NE(run.err.find("There appear to be 1 leaked shared_memory objects"), std::string::npos) << run.err;
+}
+
 TEST(ResourceTracker, UnlinkUntracks) {
   FamilyRun run = run_family("unlink");
   EXPECT_TRUE(WIFEXITED(run.status) && WEXITSTATUS(run.status) == 0);

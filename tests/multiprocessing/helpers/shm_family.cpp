@@ -7,6 +7,7 @@
 //   unlink       a user SharedMemory unlinked properly, a pyconc segment dropped; exit 0
 //   dead-tracker SIGKILL the tracker, then create and unlink: nobody dies of it
 //   pipe-eof     the tracker keeps no copy of the program's fds
+//   threads      the tracker is started while four threads allocate; exit 0
 //   untracked    a user SharedMemory with track=false; exit 0 (the test unlinks it)
 //
 // Output, one line: "<tracker pid> <name>..." then the end.
@@ -16,9 +17,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "pyconc/multiprocessing/detail/identity.hpp"
 #include "pyconc/multiprocessing/detail/resource_tracker.hpp"
@@ -90,6 +94,23 @@ int main(int argc, char** argv) {
     auto segment = detail::SharedSegment::create(4096);  // starts the tracker
     say(std::to_string(detail::resource_tracker_pid()) + " " + shm.name());
     die();
+  }
+  if (mode == "threads") {
+    // The tracker is forked while other threads allocate (malloc's locks held at random).
+    std::atomic<bool> stop{false};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 4; ++i)
+      threads.emplace_back([&stop] {
+        while (!stop.load()) {
+          std::vector<std::string> junk(64, std::string(100, 'x'));
+          (void)junk;
+        }
+      });
+    shared_memory::SharedMemory shm({.create = true, .size = 100});
+    say(std::to_string(detail::resource_tracker_pid()) + " " + shm.name());
+    stop.store(true);
+    for (auto& t : threads) t.join();
+    return 0;
   }
   if (mode == "pipe-eof") {
     int fds[2];
