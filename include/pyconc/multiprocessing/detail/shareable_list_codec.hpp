@@ -121,7 +121,7 @@ struct Codec<std::variant<Ts...>> {
   template <std::size_t... I>
   static V read_alt(const std::byte* payload, std::size_t capacity, std::size_t index, std::index_sequence<I...>) {
     V out;
-    ((index == I ? (out.template emplace<I>(Codec<std::variant_alternative_t<I, V>>::read(payload, capacity)), true)
+    (void)((index == I ? (out.template emplace<I>(Codec<std::variant_alternative_t<I, V>>::read(payload, capacity)), true)
                  : false) ||
      ...);
     return out;
