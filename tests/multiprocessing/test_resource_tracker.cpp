@@ -117,6 +117,15 @@ TEST(ResourceTracker, KilledChildSegmentsOutliveItUntilTheFamilyEnds) {
   EXPECT_NE(run.err.find("There appear to be 1 leaked shared_memory objects"), std::string::npos) << run.err;
 }
 
+TEST(ResourceTracker, KilledProcessChildSegmentsAreCleanedWithTheFamily) {
+  FamilyRun run = run_family("process-crash");
+  EXPECT_TRUE(WIFEXITED(run.status) && WEXITSTATUS(run.status) == 0) << run.status << " " << run.err;
+  ASSERT_EQ(run.names.size(), 2u) << run.out;
+  for (auto& name : run.names) EXPECT_TRUE(eventually([&] { return !exists(name); }, 30s)) << name;
+  EXPECT_TRUE(eventually([&] { return !detail::process_alive(run.tracker_pid); }, 30s));
+  EXPECT_NE(run.err.find("There appear to be 1 leaked shared_memory objects"), std::string::npos) << run.err;
+}
+
 TEST(ResourceTracker, StartsFromAMultiThreadedProgram) {
   FamilyRun run = run_family("threads");
   EXPECT_TRUE(WIFEXITED(run.status) && WEXITSTATUS(run.status) == 0) << run.status << " " << run.err;

@@ -14,6 +14,7 @@
 #include "mp_support.hpp"
 #include "pyconc/errors.hpp"
 #include "pyconc/multiprocessing/detail/identity.hpp"
+#include "pyconc/multiprocessing/process.hpp"
 #include "pyconc/multiprocessing/shared_memory.hpp"
 #include "pyconc/pickle.hpp"
 
@@ -157,6 +158,35 @@ TEST(SharedMemory, ForkChildSeesAndWrites) {
   EXPECT_EQ(shm.buf()[1], std::byte{8});
   EXPECT_TRUE(exists(shm.name()));  // the child's exit unlinked nothing
   shm.unlink();
+}
+
+void fill(SharedMemory shm, int value) {
+  for (auto& b : shm.buf()) b = static_cast<std::byte>(value);
+}
+
+TEST(SharedMemory, AsAProcessArgument) {
+  SharedMemory shm({.create = true, .size = 256});
+  pyconc::multiprocessing::Process p(fill, shm, 5);
+  p.start();
+  p.join();
+  EXPECT_EQ(p.exitcode(), 0);
+  for (auto b : shm.buf()) ASSERT_EQ(b, std::byte{5});
+  shm.unlink();
+}
+
+void fill_list(ShareableList<std::string> list) {
+  for (std::size_t i = 0; i < list.size(); ++i) list[static_cast<std::ptrdiff_t>(i)] = "child";
+}
+
+TEST(ShareableList, AsAProcessArgument) {
+  ShareableList<std::string> list{"a", "b"};
+  pyconc::multiprocessing::Process p(fill_list, list);
+  p.start();
+  p.join();
+  EXPECT_EQ(p.exitcode(), 0);
+  EXPECT_EQ(list.get(0), "child");
+  EXPECT_EQ(list.get(1), "child");
+  list.shm().unlink();
 }
 
 TEST(SharedMemory, PicklesAsItsName) {

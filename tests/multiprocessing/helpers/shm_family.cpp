@@ -8,6 +8,7 @@
 //   dead-tracker SIGKILL the tracker, then create and unlink: nobody dies of it
 //   pipe-eof     the tracker keeps no copy of the program's fds
 //   threads      the tracker is started while four threads allocate; exit 0
+//   process-crash the same with a multiprocessing::Process child
 //   untracked    a user SharedMemory with track=false; exit 0 (the test unlinks it)
 //
 // Output, one line: "<tracker pid> <name>..." then the end.
@@ -27,6 +28,7 @@
 #include "pyconc/multiprocessing/detail/identity.hpp"
 #include "pyconc/multiprocessing/detail/resource_tracker.hpp"
 #include "pyconc/multiprocessing/detail/shared_segment.hpp"
+#include "pyconc/multiprocessing/process.hpp"
 #include "pyconc/multiprocessing/shared_memory.hpp"
 
 namespace detail = pyconc::multiprocessing::detail;
@@ -94,6 +96,30 @@ int main(int argc, char** argv) {
     auto segment = detail::SharedSegment::create(4096);  // starts the tracker
     say(std::to_string(detail::resource_tracker_pid()) + " " + shm.name());
     die();
+  }
+  if (mode == "process-crash") {
+    // A multiprocessing::Process child creates segments, writes their names into a
+    // SharedMemory it got as its argument, and is SIGKILLed.
+    pyconc::multiprocessing::freeze_support(argc, argv);
+    detail::ensure_resource_tracker();
+    shared_memory::SharedMemory mailbox({.create = true, .size = 1024});
+    pyconc::multiprocessing::Process child(
+        [](shared_memory::SharedMemory box) {
+          auto segment = detail::SharedSegment::create(4096);
+          shared_memory::SharedMemory shm({.create = true, .size = 100});
+          std::string names = segment->name() + " " + shm.name();
+          std::memcpy(box.buf().data(), names.c_str(), names.size() + 1);
+          ::kill(::getpid(), SIGKILL);
+        },
+        mailbox);
+    child.start();
+    child.join();
+    if (child.exitcode() != -SIGKILL) return 4;
+    std::string names(reinterpret_cast<const char*>(mailbox.buf().data()));
+    if (names.empty() || ::access(("/dev/shm/" + names.substr(0, names.find(' '))).c_str(), F_OK) != 0) return 5;
+    mailbox.unlink();
+    say(std::to_string(detail::resource_tracker_pid()) + " " + names);
+    return 0;
   }
   if (mode == "threads") {
     // The tracker is forked while other threads allocate (malloc's locks held at random).
