@@ -139,9 +139,9 @@ TEST(MpArray, ItemsAndSlices) {
   EXPECT_EQ(a.list(), next);
   std::vector<int> wrong{1};
   EXPECT_THROW(a.assign(wrong), pyconc::ValueError);
-  EXPECT_THROW(a[3], pyconc::ValueError);
-  EXPECT_THROW(a.get(10), pyconc::ValueError);
-  EXPECT_THROW(a.set(3, 1), pyconc::ValueError);
+  EXPECT_THROW(a[3], pyconc::IndexError);
+  EXPECT_THROW(a.get(10), pyconc::IndexError);
+  EXPECT_THROW(a.set(3, 1), pyconc::IndexError);
   for (int& e : a.get_obj()) e = 0;
   EXPECT_EQ(a.list(), (std::vector<int>{0, 0, 0}));
   EXPECT_TRUE(a.get_lock().is_rlock());
@@ -184,7 +184,7 @@ TEST(MpRaw, RawValueAndRawArray) {
   mp::RawArray<int> a(3);
   a[1] = 5;
   EXPECT_EQ(a.at(1), 5);
-  EXPECT_THROW(a.at(3), pyconc::ValueError);
+  EXPECT_THROW(a.at(3), pyconc::IndexError);
   EXPECT_EQ(a.size(), 3u);
   mp::RawArray<char> text({'h', 'i'});
   EXPECT_EQ(std::string(text.begin(), text.end()), "hi");

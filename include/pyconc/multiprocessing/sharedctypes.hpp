@@ -112,8 +112,8 @@ class RawValue {
 ///     multiprocessing::RawArray<int> b({1, 2, 3});
 ///     a[3] = 7;
 ///
-/// Indexing out of range with at() raises ValueError (Python: IndexError);
-/// operator[] does not check. Thread safety and ordering: as RawValue.
+/// Indexing out of range with at() raises IndexError; operator[] does not check.
+/// Thread safety and ordering: as RawValue.
 template <class T>
 class RawArray {
   static_assert(std::is_trivially_copyable_v<T>, "shared ctypes hold trivially copyable types only");
@@ -129,7 +129,7 @@ class RawArray {
 
   T& operator[](std::size_t i) const noexcept { return elements_.data()[i]; }
   T& at(std::size_t i) const {
-    if (i >= size()) throw ValueError("array index out of range");
+    if (i >= size()) throw IndexError("array index out of range");
     return elements_.data()[i];
   }
   std::size_t size() const noexcept { return elements_.size(); }
@@ -250,8 +250,8 @@ class Value {
 ///     a[0] = 5;  int x = a[0];
 ///     { std::scoped_lock with(a.get_lock()); for (int& v : a.get_obj()) v += 1; }
 ///
-/// Errors: an index out of range raises ValueError (Python: IndexError; pyconc has no
-/// IndexError); get_lock() with lock=false raises RuntimeError.
+/// Errors: an index out of range raises IndexError; get_lock() with lock=false raises
+/// RuntimeError.
 ///
 /// Thread safety, memory ordering: as Value. Copies are handles to the same array.
 ///
@@ -362,7 +362,7 @@ class Array {
  private:
   using Held = typename Value<T>::Held;
   void check(std::size_t i) const {
-    if (i >= size()) throw ValueError("array index out of range");
+    if (i >= size()) throw IndexError("array index out of range");
   }
   detail::SharedElements<T> elements_;
   std::optional<AnyLock> lock_;
