@@ -136,6 +136,9 @@ struct ConnectionState {
   std::mutex epoll_mutex;  // lazy creation of epfd
   std::atomic<bool> readable{false}, writable{false}, closed{false};
   std::atomic<int> users{0};
+  // The process these counters belong to: a fork child inherits `users` counting the
+  // parent's threads, which it must not wait for.
+  int pid = multiprocessing::detail::self_pid();
 
   ~ConnectionState() { close(); }
 
@@ -147,7 +150,8 @@ struct ConnectionState {
       out->space_epoch.fetch_add(1);
       pyconc::detail::futex_wake_all(out->space_epoch, true);
     }
-    for (int u; (u = users.load()) != 0;) users.wait(u);
+    if (pid == multiprocessing::detail::self_pid())
+      for (int u; (u = users.load()) != 0;) users.wait(u);
     close_fd(sock);
     close_fd(efd_in);
     close_fd(efd_out);
