@@ -483,6 +483,19 @@ std::vector<std::byte> Connection::recv_bytes(std::optional<long long> maxlength
   throw OSError("bad message length");
 }
 
+void Connection::recv_bytes_reusing(std::vector<std::byte>& out) {
+  Use use(state_);
+  auto& s = use.s;
+  s.check_readable();
+  s.receive([&](std::uint64_t tail, std::uint64_t size) {
+    out.clear();
+    if (out.capacity() < size) out.reserve(std::min(size, s.cap));
+    s.get(tail, nullptr, &out, size);
+    s.finish_read(tail);
+    return 0;
+  });
+}
+
 std::size_t Connection::recv_bytes_into(std::span<std::byte> buf, long long offset) {
   Use use(state_);
   auto& s = use.s;

@@ -79,20 +79,48 @@ class Connection {
   /// A closed connection (what a default-constructed handle is; cereal needs one).
   Connection() = default;
 
-  /// Sends `obj` pickled (pyconc::pickle::dumps). BrokenPipeError when the other end is
+  /// Sends `obj` pickled (pyconc::pickle). BrokenPipeError when the other end is
   /// gone; OSError when closed or read-only.
   template <class T>
   void send(const T& obj) {
-    auto bytes = pyconc::pickle::dumps(obj);
-    send_bytes(std::span<const std::byte>(bytes));
+    if constexpr (pyconc::pickle::detail::is_raw<T>()) {  // its pickle is its bytes
+      send_bytes(std::as_bytes(std::span<const T, 1>(&obj, 1)));
+    } else {
+      auto& buf = scratch();
+      buf.clear();
+      pyconc::pickle::dump_into(buf, obj);
+      send_bytes(std::span<const std::byte>(buf));
+      trim(buf);
+    }
   }
 
   /// Receives one message and unpickles it as T. EOFError when the other end is gone
   /// and nothing is left; ValueError when the message is not a T.
   template <class T>
   T recv() {
-    auto bytes = recv_bytes();
-    return pyconc::pickle::loads<T>(std::span<const std::byte>(bytes));
+    if constexpr (pyconc::pickle::detail::is_raw<T>()) {
+      T value;
+      std::size_t n;
+      try {
+        n = recv_bytes_into(std::as_writable_bytes(std::span<T, 1>(&value, 1)));
+      } catch (const BufferTooShort& e) {
+        n = e.message().size();
+      }
+      if (n != sizeof(T)) pyconc::pickle::detail::raise_size_mismatch(n, sizeof(T));
+      return value;
+    } else {
+      auto& buf = scratch();
+      recv_bytes_reusing(buf);
+      T value{};
+      try {
+        pyconc::pickle::load_from(std::span<const std::byte>(buf), value);
+      } catch (...) {
+        trim(buf);
+        throw;
+      }
+      trim(buf);
+      return value;
+    }
   }
 
   /// Sends buf[offset : offset + size] as one message (size: the rest of the buffer).
@@ -106,6 +134,8 @@ class Connection {
   /// OSError("bad message length") and, as Python, leaves this end unreadable (a
   /// read-only end is closed). ValueError for a negative maxlength.
   std::vector<std::byte> recv_bytes(std::optional<long long> maxlength = std::nullopt);
+  /// recv_bytes() into `out` (replacing its contents, reusing its capacity).
+  void recv_bytes_reusing(std::vector<std::byte>& out);
 
   /// Receives one message into buf[offset:]; returns its length. BufferTooShort (with
   /// the whole message) when it does not fit. ValueError for a bad offset.
@@ -153,6 +183,14 @@ class Connection {
     bool readable = false, writable = false;
     std::uint32_t sock = 0, efd_in = 0, efd_out = 0;
   };
+  // A per-thread buffer for send/recv of objects (no allocation per message).
+  static std::vector<std::byte>& scratch() noexcept {
+    thread_local std::vector<std::byte> buf;
+    return buf;
+  }
+  static void trim(std::vector<std::byte>& buf) noexcept {
+    if (buf.capacity() > (std::size_t{1} << 20)) std::vector<std::byte>().swap(buf);
+  }
   Wire export_wire() const;
   void import_wire(const Wire& w);
   std::shared_ptr<detail::ConnectionState> state_;
