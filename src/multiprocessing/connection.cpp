@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -78,6 +79,8 @@ struct Header {
   Direction dirs[2];
 };
 static_assert(sizeof(Header) <= kHeaderSize);
+// The tests scribble at these offsets.
+static_assert(sizeof(Direction) == 192 && offsetof(Header, dirs) == 64 && offsetof(Direction, tail) == 64);
 
 [[noreturn]] void corrupt(const char* what) {
   throw OSError(EBADMSG, std::string("corrupt connection data: ") + what);
@@ -201,7 +204,10 @@ struct ConnectionState {
         std::atomic_thread_fence(std::memory_order_seq_cst);
         if (!has_data()) {
           if (holder == 0) corrupt("a message is shorter than its length header");
-          if (!multiprocessing::detail::process_alive(holder)) return Ready::eof;
+          if (!multiprocessing::detail::process_alive(holder)) {
+            in->broken.store(1);  // the rest of this message will never come
+            return Ready::eof;
+          }
         }
       }
       if (in->broken.load()) return has_data() ? Ready::data : Ready::eof;

@@ -47,6 +47,28 @@ pid_t spawn_child(F body) {
   return pid;
 }
 
+// Whether kernel thread `tid` of this process sleeps in ppoll (a Connection waiting).
+bool asleep_in_ppoll(long tid) {
+  std::FILE* f = std::fopen(("/proc/self/task/" + std::to_string(tid) + "/syscall").c_str(), "r");
+  if (!f) return false;
+  long nr = -1;
+  int got = std::fscanf(f, "%ld", &nr);
+  std::fclose(f);
+  return got == 1 && nr == SYS_ppoll;
+}
+
+// The outgoing ring of end 0 of the only duplex Pipe of this family is full.
+bool ring_of_end0_full() {
+  auto names = pyconc_test::family_segments();
+  if (names.size() != 1) return false;
+  auto seg = pyconc::multiprocessing::detail::SharedSegment::open(names[0]);
+  auto* base = static_cast<char*>(seg->data());
+  // Header: 64 bytes, then Direction[2] of 192 bytes each; end 0 writes direction 1.
+  auto* head = reinterpret_cast<std::atomic<std::uint64_t>*>(base + 64 + 192);
+  auto* tail = reinterpret_cast<std::atomic<std::uint64_t>*>(base + 64 + 192 + 64);
+  return head->load() - tail->load() == (std::uint64_t{1} << 20);
+}
+
 int reap(pid_t pid) {
   int status = 0;
   ::waitpid(pid, &status, 0);
@@ -237,7 +259,9 @@ TEST(Pipe, DataBeforeCloseIsStillDelivered) {
 TEST(Pipe, CloseWakesABlockedRecvInThisProcess) {
   auto [a, b] = Pipe();
   std::atomic<int> outcome{0};
+  std::atomic<long> tid{0};
   std::thread t([&, b = b] () mutable {
+    tid = static_cast<long>(::gettid());
     try {
       b.recv<int>();
       outcome = 1;
@@ -247,7 +271,7 @@ TEST(Pipe, CloseWakesABlockedRecvInThisProcess) {
       outcome = 3;
     }
   });
-  std::this_thread::sleep_for(20ms);  // let it block (not required for correctness)
+  EXPECT_TRUE(pyconc_test::eventually([&] { return tid != 0 && asleep_in_ppoll(tid); }));
   b.close();
   t.join();
   EXPECT_EQ(outcome.load(), 2);
@@ -308,6 +332,23 @@ TEST(Pipe, EOFWhenWriterIsKilledMidMessage) {
   EXPECT_THROW(parent.recv_bytes(), pyconc::EOFError);
 }
 
+TEST(Pipe, EOFWhenWriterDiesMidMessageWhileItsEndStaysOpenElsewhere) {
+  // This process keeps its copy of the writing end open, so the liveness socket stays
+  // up: the reader must notice that the sender holding the message is dead.
+  auto [r, w] = Pipe(false);
+  pid_t pid = spawn_child([w = w]() mutable {
+    std::vector<std::byte> big(8 << 20, std::byte{1});
+    w.send_bytes(big);
+    return 0;
+  });
+  ASSERT_TRUE(r.poll(30s));
+  ::kill(pid, SIGKILL);
+  reap(pid);
+  EXPECT_THROW(r.recv_bytes(), pyconc::EOFError);
+  // The direction is now broken for everybody (the stream position is lost).
+  EXPECT_THROW(w.send(1), pyconc::BrokenPipeError);
+}
+
 TEST(Pipe, BrokenPipeWhenReaderIsKilledMidMessage) {
   auto [parent, child] = Pipe();
   pid_t pid = spawn_child([c = child]() mutable {
@@ -319,7 +360,7 @@ TEST(Pipe, BrokenPipeWhenReaderIsKilledMidMessage) {
   EXPECT_EQ(parent.recv<int>(), 1);
   std::thread killer([&] {
     // kill once the writer is blocked for room (its message is bigger than the ring)
-    std::this_thread::sleep_for(50ms);
+    EXPECT_TRUE(pyconc_test::eventually(ring_of_end0_full));
     ::kill(pid, SIGKILL);
   });
   std::vector<std::byte> big(8 << 20, std::byte{2});
