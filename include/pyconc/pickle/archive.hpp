@@ -389,9 +389,10 @@ void encode(Sink& s, const T& value) {
     if constexpr (requires { typename T::mapped_type; }) {
       using K = typename T::key_type;
       using V = typename T::mapped_type;
-      for (const auto& [key, mapped] : value) encode_element<K, V>(s, [&] {
-          encode(s, key);
-          encode(s, mapped);
+      // (no structured bindings: clang 14 cannot capture them in the lambda)
+      for (const auto& entry : value) encode_element<K, V>(s, [&] {
+          encode(s, entry.first);
+          encode(s, entry.second);
         });
     } else {
       using K = typename T::key_type;
