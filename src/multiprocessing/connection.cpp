@@ -33,6 +33,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <limits>
 #include <mutex>
 #include <new>
 
@@ -56,8 +57,12 @@ constexpr std::uint64_t kMaxMessage = std::uint64_t{1} << 46;
 constexpr std::size_t kHeaderSize = 4096;
 constexpr std::uint32_t kNoFd = 0xffffffffu;
 constexpr auto kSlice = std::chrono::milliseconds(50);
-constexpr auto kSpinFor = std::chrono::microseconds(10);
-constexpr auto kYieldFor = std::chrono::microseconds(50);
+// How long a waiter spins before it sleeps. No sched_yield phase: on a loaded machine a
+// yield can cost a whole scheduling round (milliseconds), and a process that spins long
+// loses the wake-up priority the scheduler gives sleepers.
+constexpr auto kSpinFor = std::chrono::nanoseconds(20'000);
+constexpr auto kLivenessEvery = std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::milliseconds(1));
+constexpr auto kSpinMin = std::chrono::nanoseconds(1'000);
 
 struct Direction {
   alignas(64) std::atomic<std::uint64_t> head;
@@ -139,6 +144,9 @@ struct ConnectionState {
   std::mutex epoll_mutex;  // lazy creation of epfd
   std::atomic<bool> readable{false}, writable{false}, closed{false};
   std::atomic<int> users{0};
+  std::atomic<long long> spin_ns{kSpinFor.count()};  // this end's current spin budget
+  // When send() last saw the peer alive (steady_clock ticks; very old at first).
+  std::atomic<std::chrono::steady_clock::rep> last_liveness{std::numeric_limits<std::chrono::steady_clock::rep>::min() / 2};
   // The process these counters belong to: a fork child inherits `users` counting the
   // parent's threads, which it must not wait for.
   int pid = multiprocessing::detail::self_pid();
@@ -184,18 +192,34 @@ struct ConnectionState {
   // by a dead process) while the ring is empty means it will never be completed.
   Ready wait_readable(const Deadline& deadline, bool mid_message) {
     if (has_data()) return Ready::data;
+    auto t0 = std::chrono::steady_clock::now();
     if (!deadline.expired()) {
-      auto t0 = std::chrono::steady_clock::now();
+      auto budget = std::chrono::nanoseconds(spin_ns.load(std::memory_order_relaxed));
       for (unsigned i = 1;; ++i) {
         pyconc::detail::cpu_relax();
-        if (has_data()) return Ready::data;
-        if ((i & 63) == 0) {
-          auto spent = std::chrono::steady_clock::now() - t0;
-          if (spent > kYieldFor || closed.load(std::memory_order_relaxed) || deadline.expired()) break;
-          if (spent > kSpinFor) ::sched_yield();
+        if (has_data()) {
+          // Spinning paid: allow the full budget again.
+          spin_ns.store(kSpinFor.count(), std::memory_order_relaxed);
+          return Ready::data;
         }
+        if ((i & 31) == 0 &&
+            (std::chrono::steady_clock::now() - t0 > budget || closed.load(std::memory_order_relaxed) ||
+             deadline.expired()))
+          break;
       }
     }
+    Ready ready = sleep_until_readable(deadline, mid_message);
+    // Adaptive spinning: when the data came soon after the spin gave up, spin the full
+    // budget next time; when it came much later (a loaded machine, a slow peer), halve
+    // the spin, so a waiter that will sleep anyway does not burn the CPU its peer needs.
+    auto waited = std::chrono::steady_clock::now() - t0;
+    long long next = waited < 2 * kSpinFor ? kSpinFor.count()
+                                           : std::max<long long>(spin_ns.load(std::memory_order_relaxed) / 2, kSpinMin.count());
+    spin_ns.store(next, std::memory_order_relaxed);
+    return ready;
+  }
+
+  Ready sleep_until_readable(const Deadline& deadline, bool mid_message) {
     for (;;) {
       if (closed.load()) handle_closed();
       if (mid_message) {
@@ -271,11 +295,7 @@ struct ConnectionState {
     for (unsigned i = 1;; ++i) {
       pyconc::detail::cpu_relax();
       if (room()) return;
-      if ((i & 63) == 0) {
-        auto spent = std::chrono::steady_clock::now() - t0;
-        if (spent > kYieldFor) break;
-        if (spent > kSpinFor) ::sched_yield();
-      }
+      if ((i & 63) == 0 && std::chrono::steady_clock::now() - t0 > kSpinFor) break;
     }
     out->writer_waiting.fetch_add(1, std::memory_order_seq_cst);
     struct Leave {
@@ -300,7 +320,13 @@ struct ConnectionState {
       ~Unlock() { m.unlock(); }
     } unlock{out->send_lock};
     if (out->broken.load()) throw BrokenPipeError("a process died while sending on this connection; the stream is lost");
-    if (peer_gone(sock)) throw BrokenPipeError("the other end of the pipe is closed");
+    // Asking the kernel whether the peer lives costs a system call: on a busy pipe it is
+    // asked at most once per kLivenessEvery (and whenever the sender must wait).
+    auto now = std::chrono::steady_clock::now().time_since_epoch().count();
+    if (now - last_liveness.load(std::memory_order_relaxed) >= kLivenessEvery.count()) {
+      if (peer_gone(sock)) throw BrokenPipeError("the other end of the pipe is closed");
+      last_liveness.store(now, std::memory_order_relaxed);
+    }
     std::uint64_t head = out->head.load(std::memory_order_relaxed);
     std::byte header[8];
     for (int i = 0; i < 8; ++i) header[i] = static_cast<std::byte>(size >> (8 * i));
@@ -314,7 +340,9 @@ struct ConnectionState {
           wait_for_room(head);
           continue;
         }
-        std::uint64_t k = std::min(n, room);
+        // Big messages go in slices of cap/8, each published at once, so the reader
+        // drains while the writer fills (no full-ring/empty-ring ping-pong).
+        std::uint64_t k = std::min({n, room, cap / 8});
         std::uint64_t at = head & (cap - 1);
         std::uint64_t first = std::min(k, cap - at);
         std::memcpy(out_ring + at, p, first);
@@ -322,6 +350,7 @@ struct ConnectionState {
         head += k;
         p += k;
         n -= k;
+        if (n > 0) publish_head(head);
       }
     };
     put(header, 8);
@@ -344,7 +373,7 @@ struct ConnectionState {
           throw EOFError("the other end of the pipe closed in the middle of a message");
         continue;
       }
-      std::uint64_t k = std::min(n, avail);
+      std::uint64_t k = std::min({n, avail, cap / 8});
       std::uint64_t at = tail & (cap - 1);
       std::uint64_t first = std::min(k, cap - at);
       std::byte* to = dst;
@@ -358,6 +387,10 @@ struct ConnectionState {
       if (dst) dst += k;
       tail += k;
       n -= k;
+      if (n > 0) {  // a big message: free the room at once (see send_message)
+        in->tail.store(tail, std::memory_order_release);
+        wake_writer();
+      }
     }
   }
 

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -49,7 +50,8 @@ class ConnectionProcess : public ::testing::TestWithParam<std::string> {
 }  // namespace
 
 TEST_P(ConnectionProcess, EchoChild) {
-  auto [parent, child] = mp::Pipe();
+  Connection parent, child;
+  std::tie(parent, child) = mp::Pipe();
   auto p = ctx().Process(echo, child, parent);
   p.start();
   child.close();
@@ -63,8 +65,10 @@ TEST_P(ConnectionProcess, EchoChild) {
 }
 
 TEST_P(ConnectionProcess, KilledChildMeansEOFAndBrokenPipe) {
-  auto [parent, child] = mp::Pipe();
-  auto [blocker_r, blocker_w] = mp::Pipe(false);
+  Connection parent, child;
+  std::tie(parent, child) = mp::Pipe();
+  Connection blocker_r, blocker_w;
+  std::tie(blocker_r, blocker_w) = mp::Pipe(false);
   auto p = ctx().Process(send_and_block, child, blocker_r);
   p.start();
   child.close();
@@ -78,8 +82,10 @@ TEST_P(ConnectionProcess, KilledChildMeansEOFAndBrokenPipe) {
 }
 
 TEST_P(ConnectionProcess, WaitOverPipesAndASentinel) {
-  auto [r1, w1] = mp::Pipe(false);
-  auto [r2, w2] = mp::Pipe(false);
+  Connection r1, w1;
+  std::tie(r1, w1) = mp::Pipe(false);
+  Connection r2, w2;
+  std::tie(r2, w2) = mp::Pipe(false);
   auto p = ctx().Process(send_three, w1, w2, 1);
   p.start();
   w1.close();
