@@ -63,7 +63,7 @@ struct ConnectionState;
 ///
 /// Implementation: each direction is a ring of 1 MiB in a shared-memory segment
 /// (head/tail counters, messages framed by an 8-byte length, streamed through the ring
-/// in chunks when larger). A waiting reader spins a few microseconds, then sleeps in
+/// in chunks when larger). A waiting reader spins up to 20 µs (adaptive), then sleeps in
 /// poll() on an eventfd "doorbell" that the writer rings only when someone sleeps or
 /// watches fileno(); a socketpair between the two ends tells either side when the
 /// other is gone (EOF/HUP once every process holding it has closed it or died).
@@ -74,6 +74,9 @@ struct ConnectionState;
 /// readable spuriously for a moment — call poll() before a recv() that must not block.
 /// A corrupt ring (another process scribbling into the segment) raises OSError
 /// (EBADMSG) instead of undefined behaviour. Connection objects are copyable handles.
+/// On a busy pipe a sender checks that its peer lives at most once a millisecond: a
+/// send within 1 ms of the peer's death may succeed (the message is lost, as one in
+/// flight is) and the next raises BrokenPipeError. docs/multiprocessing/connection.md.
 class Connection {
  public:
   /// A closed connection (what a default-constructed handle is; cereal needs one).
