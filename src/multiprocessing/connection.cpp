@@ -62,7 +62,6 @@ constexpr auto kSlice = std::chrono::milliseconds(50);
 // loses the wake-up priority the scheduler gives sleepers.
 constexpr auto kSpinFor = std::chrono::nanoseconds(20'000);
 constexpr auto kLivenessEvery = std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::milliseconds(1));
-constexpr auto kSpinMin = std::chrono::nanoseconds(1'000);
 
 struct Direction {
   alignas(64) std::atomic<std::uint64_t> head;
@@ -144,7 +143,6 @@ struct ConnectionState {
   std::mutex epoll_mutex;  // lazy creation of epfd
   std::atomic<bool> readable{false}, writable{false}, closed{false};
   std::atomic<int> users{0};
-  std::atomic<long long> spin_ns{kSpinFor.count()};  // this end's current spin budget
   // When send() last saw the peer alive (steady_clock ticks; very old at first).
   std::atomic<std::chrono::steady_clock::rep> last_liveness{std::numeric_limits<std::chrono::steady_clock::rep>::min() / 2};
   // The process these counters belong to: a fork child inherits `users` counting the
@@ -192,31 +190,18 @@ struct ConnectionState {
   // by a dead process) while the ring is empty means it will never be completed.
   Ready wait_readable(const Deadline& deadline, bool mid_message) {
     if (has_data()) return Ready::data;
-    auto t0 = std::chrono::steady_clock::now();
     if (!deadline.expired()) {
-      auto budget = std::chrono::nanoseconds(spin_ns.load(std::memory_order_relaxed));
+      auto t0 = std::chrono::steady_clock::now();
       for (unsigned i = 1;; ++i) {
         pyconc::detail::cpu_relax();
-        if (has_data()) {
-          // Spinning paid: allow the full budget again.
-          spin_ns.store(kSpinFor.count(), std::memory_order_relaxed);
-          return Ready::data;
-        }
+        if (has_data()) return Ready::data;
         if ((i & 31) == 0 &&
-            (std::chrono::steady_clock::now() - t0 > budget || closed.load(std::memory_order_relaxed) ||
+            (std::chrono::steady_clock::now() - t0 > kSpinFor || closed.load(std::memory_order_relaxed) ||
              deadline.expired()))
           break;
       }
     }
-    Ready ready = sleep_until_readable(deadline, mid_message);
-    // Adaptive spinning: when the data came soon after the spin gave up, spin the full
-    // budget next time; when it came much later (a loaded machine, a slow peer), halve
-    // the spin, so a waiter that will sleep anyway does not burn the CPU its peer needs.
-    auto waited = std::chrono::steady_clock::now() - t0;
-    long long next = waited < 2 * kSpinFor ? kSpinFor.count()
-                                           : std::max<long long>(spin_ns.load(std::memory_order_relaxed) / 2, kSpinMin.count());
-    spin_ns.store(next, std::memory_order_relaxed);
-    return ready;
+    return sleep_until_readable(deadline, mid_message);
   }
 
   Ready sleep_until_readable(const Deadline& deadline, bool mid_message) {

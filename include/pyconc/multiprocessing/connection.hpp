@@ -63,7 +63,7 @@ struct ConnectionState;
 ///
 /// Implementation: each direction is a ring of 1 MiB in a shared-memory segment
 /// (head/tail counters, messages framed by an 8-byte length, streamed through the ring
-/// in chunks when larger). A waiting reader spins up to 20 µs (adaptive), then sleeps in
+/// in chunks when larger). A waiting reader spins up to 20 µs, then sleeps in
 /// poll() on an eventfd "doorbell" that the writer rings only when someone sleeps or
 /// watches fileno(); a socketpair between the two ends tells either side when the
 /// other is gone (EOF/HUP once every process holding it has closed it or died).
