@@ -120,7 +120,37 @@ def cpu_bound_speedup(limit):
     emit("cpu_bound_speedup.threads", serial_time / threaded_time, "x", limit)
 
 
-WORKLOADS = {f.__name__: f for f in (lock_2threads, thread_pool_submit, queue_1p1c, cpu_bound_speedup)}
+def pipe_echo(conn):
+    """The child of pipe_pingpong: echoes every int until -1."""
+    while True:
+        v = conn.recv()
+        conn.send(v)
+        if v == -1:
+            return
+
+
+def pipe_pingpong(n=20_000):
+    """A child Process echoes ints on a duplex Pipe; the parent sends n, waiting for each."""
+    import multiprocessing
+    parent, child = multiprocessing.Pipe()
+    p = multiprocessing.Process(target=pipe_echo, args=(child,))
+    p.start()
+    parent.send(0)
+    check(parent.recv() == 0, "echo")  # the child runs
+    start = time.perf_counter()
+    ok = True
+    for i in range(n):
+        parent.send(i)
+        ok = ok and parent.recv() == i
+    elapsed = time.perf_counter() - start
+    parent.send(-1)
+    parent.recv()
+    p.join()
+    check(ok, "every int came back")
+    emit("pipe_pingpong", elapsed / n * 1e6, "us/roundtrip", n)
+
+
+WORKLOADS = {f.__name__: f for f in (lock_2threads, thread_pool_submit, queue_1p1c, cpu_bound_speedup, pipe_pingpong)}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in WORKLOADS:
