@@ -150,7 +150,25 @@ def pipe_pingpong(n=20_000):
     emit("pipe_pingpong", elapsed / n * 1e6, "us/roundtrip", n)
 
 
-WORKLOADS = {f.__name__: f for f in (lock_2threads, thread_pool_submit, queue_1p1c, cpu_bound_speedup, pipe_pingpong)}
+def cpu_bound_speedup_processes(limit):
+    """Serial time over the time with the range halved onto 2 processes (fork)."""
+    import multiprocessing
+    half = limit // 2
+    start = time.perf_counter()
+    serial = count_primes(0, limit)
+    serial_time = time.perf_counter() - start
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(2) as pool:
+        pool.map(identity, range(2))  # the workers run before the clock starts
+        start = time.perf_counter()
+        parallel = sum(pool.starmap(count_primes, ((0, half), (half, limit))))
+        parallel_time = time.perf_counter() - start
+    check(serial == parallel, "serial == parallel")
+    emit("cpu_bound_speedup.processes", serial_time / parallel_time, "x", limit)
+
+
+WORKLOADS = {f.__name__: f for f in (lock_2threads, thread_pool_submit, queue_1p1c, cpu_bound_speedup,
+                                     cpu_bound_speedup_processes, pipe_pingpong)}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in WORKLOADS:
