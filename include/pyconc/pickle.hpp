@@ -16,6 +16,8 @@
 
 #include <concepts>
 #include <cstddef>
+#include <cstring>
+#include <memory>
 #include <exception>
 #include <new>
 #include <span>
@@ -106,10 +108,16 @@ void dump_into(std::vector<std::byte>& out, const T& value) {
 template <class T>
 std::vector<std::byte> dumps(const T& value) {
   detail::check_picklable<T>();
-  std::vector<std::byte> out;
-  if (std::size_t hint = detail::size_hint(value)) out.reserve(hint);
-  dump_into(out, value);
-  return out;
+  if constexpr (detail::is_raw<T>()) {
+    std::vector<std::byte> out(sizeof(T));
+    std::memcpy(out.data(), std::addressof(value), sizeof(T));
+    return out;
+  } else {
+    std::vector<std::byte> out;
+    if (std::size_t hint = detail::size_hint(value)) out.reserve(hint);
+    dump_into(out, value);
+    return out;
+  }
 }
 
 /// Deserialises `data` into `out`, reusing what `out` already holds where it can (a

@@ -246,9 +246,16 @@ std::vector<std::byte> dump_exception(std::exception_ptr error) {
     }
     message = e.what();
     if (codec != nullptr) {
-      name = codec->name;
-      codec->save(e, payload);
-    } else {
+      try {
+        name = codec->name;
+        codec->save(e, payload);
+      } catch (...) {
+        // A user serialize that cannot write the exception: send what it was.
+        codec = nullptr;
+        payload.clear();
+      }
+    }
+    if (codec == nullptr) {
       name = "RemoteError";
       dump_into(payload, detail::RemotePayload(exception_type_name(error), false));
     }

@@ -28,6 +28,14 @@ struct CodedError : std::exception {  // travels whole, through its serialize
     ar(code, text);
   }
 };
+struct Unwritable : std::exception {  // registered, but its serialize throws
+  Unwritable() = default;
+  const char* what() const noexcept override { return "unwritable"; }
+  template <class Archive>
+  void serialize(Archive&) {
+    throw std::runtime_error("cannot");
+  }
+};
 struct Unregistered : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
@@ -38,6 +46,7 @@ struct MyValueError : pyconc::ValueError {  // a pyconc subclass that did not re
 
 PYCONC_REGISTER_EXCEPTION(app::QuotaError);
 PYCONC_REGISTER_EXCEPTION(app::CodedError);
+PYCONC_REGISTER_EXCEPTION(app::Unwritable);
 
 namespace {
 
@@ -170,6 +179,11 @@ TEST(PickleExceptions, AnythingElseIsRemoteError) {
   });
   expect_round_trip<pyconc::RemoteError>(42, [](const pyconc::RemoteError& got) {
     EXPECT_EQ(got.remote_type(), "int");
+  });
+  // A registered type whose serialize fails: it still travels, as a RemoteError.
+  expect_round_trip<pyconc::RemoteError>(app::Unwritable(), [](const pyconc::RemoteError& got) {
+    EXPECT_EQ(got.remote_type(), "app::Unwritable");
+    EXPECT_STREQ(got.what(), "app::Unwritable: unwritable");
   });
   // A pyconc subclass that did not register comes back as the pyconc type it reports.
   expect_round_trip<pyconc::ValueError>(app::MyValueError("mine"), [](const pyconc::ValueError& got) {

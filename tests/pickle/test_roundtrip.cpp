@@ -363,6 +363,8 @@ static_assert(pickle::Picklable<std::variant<std::monostate, Tree>>);
 static_assert(pickle::Picklable<const std::string&>);
 static_assert(!pickle::Picklable<NotTrivial>);
 static_assert(!pickle::Picklable<int*>);
+static_assert(!pickle::Picklable<int[3]>);
+static_assert(!pickle::Picklable<void (*)()>);
 static_assert(!pickle::Picklable<std::vector<const char*>>);
 static_assert(!pickle::Picklable<std::tuple<int&>>);
 static_assert(!pickle::Picklable<std::vector<NotTrivial>>);

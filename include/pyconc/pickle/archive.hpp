@@ -271,11 +271,17 @@ inline constexpr bool dependent_false_v = false;
 
 // ---- sinks and sources --------------------------------------------------------------
 
-/// Appends `n` bytes to `out` (a resize and a memcpy: faster than a range insert).
+/// Appends `n` bytes to `out`: a few bytes by a resize and a fixed-size memcpy (the
+/// compiler makes it a store), a run by a range insert (no zero-filling first).
 inline void append(std::vector<std::byte>& out, const void* data, std::size_t n) {
-  std::size_t old = out.size();
-  out.resize(old + n);
-  if (n != 0) std::memcpy(out.data() + old, data, n);
+  if (n <= 16) {
+    std::size_t old = out.size();
+    out.resize(old + n);
+    if (n != 0) std::memcpy(out.data() + old, data, n);
+  } else {
+    auto p = static_cast<const std::byte*>(data);
+    out.insert(out.end(), p, p + n);
+  }
 }
 
 /// Appends to a byte vector: the writer of type trees without user types.
