@@ -1,0 +1,11 @@
+// The fork server's life, for the test suites' leak check.
+#pragma once
+
+namespace pyconc::multiprocessing::detail {
+
+/// Stops this process's fork server, if one runs, and reaps it (Python's
+/// forkserver._forkserver._stop()); the next forkserver start() starts a new one. Its
+/// children go on running until they end (they die if this process dies).
+void stop_forkserver();
+
+}  // namespace pyconc::multiprocessing::detail
