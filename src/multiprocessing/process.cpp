@@ -59,6 +59,14 @@ struct Tables {
 
 Tables* g_tables = nullptr;
 
+// What a fork child replaced stays reachable (LeakSanitizer would report it otherwise).
+void* g_replaced_after_fork[4 * 16] = {};
+std::size_t g_replaced_count = 0;
+void keep_reachable(void* p) {
+  if (g_replaced_count < sizeof g_replaced_after_fork / sizeof g_replaced_after_fork[0])
+    g_replaced_after_fork[g_replaced_count++] = p;
+}
+
 std::shared_ptr<ProcessState> make_current(std::string name, bool daemon, std::vector<int> identity) {
   auto st = std::make_shared<ProcessState>(Role::current, std::move(name), daemon);
   st->identity = std::move(identity);
@@ -297,6 +305,9 @@ void install_child_tables(std::string name, bool daemon, std::vector<int> identi
                           std::string parent_name) {
   pyconc::detail::threading_after_fork_in_child();
   // Fresh tables: the parent's locks may have been held by its other threads at fork().
+  keep_reachable(g_launcher);
+  keep_reachable(g_launcher_mutex);
+  keep_reachable(g_tables);
   g_launcher = nullptr;
   g_launcher_mutex = new Lock;
   auto* t = new Tables;
@@ -312,6 +323,11 @@ void install_child_tables(std::string name, bool daemon, std::vector<int> identi
   if (int fd = t->parent->pidfd.load(); fd >= 0) register_machinery_fd(fd);
 }
 
+// exit(n) in a child: the child's exit work, then _exit(n) — as Python's child turns
+// sys.exit(n) into os._exit(n) after its cleanup. The parent's atexit handlers and static
+// destructors (copied by fork) do not run in the child.
+void exit_in_child(int status, void*) { child_finish(status); }  // (also for spawn children)
+
 void child_after_fork(int parent_pid, const std::string& parent_name, const ProcessState& child,
                       const sigset_t& caller_mask) {
   // Die with the parent. If it died before prctl took effect, we were reparented already.
@@ -325,6 +341,7 @@ void child_after_fork(int parent_pid, const std::string& parent_name, const Proc
   }
   install_child_tables(std::move(name), child.daemon.load(), child.identity, parent_pid, parent_name);
   forkserver_forget_in_child();
+  ::on_exit(exit_in_child, nullptr);
 }
 
 void adopt_current_process(Process& p) {
@@ -333,9 +350,12 @@ void adopt_current_process(Process& p) {
 }
 
 [[noreturn]] void child_finish(int code) {
-  try {
-    pyconc::detail::run_exit_handlers();
-  } catch (...) {
+  static std::atomic<bool> finishing{false};
+  if (!finishing.exchange(true)) {
+    try {
+      pyconc::detail::run_exit_handlers();
+    } catch (...) {
+    }
   }
   std::fflush(nullptr);
   std::cout.flush();

@@ -76,6 +76,8 @@ void launch_fork(ProcessState& st);
 /// In a child: runs the Process's activity; its exit code (1 after an exception, which
 /// is reported to stderr).
 int child_run(ProcessState& st);
+/// An on_exit() handler for children: exit(n) becomes child_finish(n).
+void exit_in_child(int status, void*);
 /// In a child: the exit work (threads, children), flush, _exit(code).
 [[noreturn]] void child_finish(int code);
 
