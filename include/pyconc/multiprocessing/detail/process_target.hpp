@@ -13,19 +13,13 @@
 #include <utility>
 #include <vector>
 
-#include <cereal/details/traits.hpp>
-
 #include "pyconc/pickle.hpp"
 
 namespace pyconc::multiprocessing::detail {
 
 /// Whether a T can be pickled (and unpickled) by pyconc::pickle.
 template <class T>
-inline constexpr bool picklable_v =
-    std::is_arithmetic_v<T> || std::is_enum_v<T> ||
-    (!std::is_pointer_v<T> && !std::is_member_pointer_v<T> &&
-     cereal::traits::is_output_serializable<T, cereal::BinaryOutputArchive>::value &&
-     cereal::traits::is_input_serializable<T, cereal::BinaryInputArchive>::value);
+inline constexpr bool picklable_v = pyconc::pickle::Picklable<T>;
 
 /// A function pointer.
 template <class F>
