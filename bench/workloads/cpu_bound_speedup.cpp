@@ -1,10 +1,18 @@
 // cpu_bound_speedup.threads: count the primes below LIMIT by trial division; the serial
 // time over the time with the range split in two halves on 2 threading::Threads.
+// cpu_bound_speedup.processes (argument "processes"): the same on 2
+// multiprocessing::Processes (the default start method, fork); each child sends its
+// count back through a pipe. The time includes starting and joining the processes.
+#include <unistd.h>
+
+#include <pyconc/multiprocessing/process.hpp>
 #include <pyconc/threading.hpp>
+#include <string_view>
 
 #include "workload.hpp"
 
 namespace threading = pyconc::threading;
+namespace mp = pyconc::multiprocessing;
 
 namespace {
 long count_primes(long lo, long hi) {
@@ -20,14 +28,50 @@ long count_primes(long lo, long hi) {
   }
   return found;
 }
+
+// A child's work: count [lo, hi) and write the count to the pipe `fd` (inherited).
+void count_into(int fd, long lo, long hi) {
+  long found = count_primes(lo, hi);
+  bench::check(::write(fd, &found, sizeof found) == static_cast<ssize_t>(sizeof found), "child wrote its count");
+}
+
+long read_count(int fd) {
+  long value = -1;
+  bench::check(::read(fd, &value, sizeof value) == static_cast<ssize_t>(sizeof value), "parent read a count");
+  return value;
+}
+
+int run_processes(long limit, long serial, double serial_time) {
+  long half = limit / 2;
+  int low_pipe[2], high_pipe[2];
+  bench::check(::pipe(low_pipe) == 0 && ::pipe(high_pipe) == 0, "pipes");
+  auto t0 = std::chrono::steady_clock::now();
+  mp::Process low(count_into, low_pipe[1], 0L, half);
+  mp::Process high(count_into, high_pipe[1], half, limit);
+  low.start();
+  high.start();
+  long a = read_count(low_pipe[0]);
+  long b = read_count(high_pipe[0]);
+  low.join();
+  high.join();
+  double parallel_time = bench::seconds_since(t0);
+  for (int fd : {low_pipe[0], low_pipe[1], high_pipe[0], high_pipe[1]}) ::close(fd);
+  bench::check(low.exitcode() == 0 && high.exitcode() == 0, "children exited with 0");
+  bench::check(a + b == serial, "count from processes == serial count");
+  bench::emit("cpu_bound_speedup.processes", "pyconc", serial_time / parallel_time, "x", limit);
+  return 0;
+}
 }  // namespace
 
 int main(int argc, char** argv) {
+  mp::freeze_support(argc, argv);
   long limit = static_cast<long>(bench::arg_n(argc, argv, 300'000));
   long half = limit / 2;
   auto t0 = std::chrono::steady_clock::now();
   long serial = count_primes(0, limit);
   double serial_time = bench::seconds_since(t0);
+  for (int i = 1; i < argc; ++i)
+    if (std::string_view(argv[i]) == "processes") return run_processes(limit, serial, serial_time);
 
   long a = 0, b = 0;
   t0 = std::chrono::steady_clock::now();

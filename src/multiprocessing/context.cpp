@@ -11,8 +11,6 @@ namespace pyconc::multiprocessing::detail {
 
 namespace {
 
-std::atomic<bool> g_freeze_support_called{false};
-
 struct Default {
   threading::Lock mutex;
   std::optional<std::string> method PYCONC_GUARDED_BY(mutex);
@@ -35,10 +33,9 @@ std::string start_method_of(const ProcessState& st) { return st.method ? *st.met
 void launch(ProcessState& st) {
   std::string method = start_method_of(st);
   if (method == "fork") return launch_fork(st);
-  throw NotImplementedError("the '" + method + "' start method is not available yet");
+  if (method == "spawn") return launch_spawn(st);
+  return launch_forkserver(st);
 }
-
-bool freeze_support_called() noexcept { return g_freeze_support_called.load(); }
 
 }  // namespace pyconc::multiprocessing::detail
 
@@ -78,11 +75,5 @@ std::optional<std::string> get_start_method(bool allow_none) {
 }
 
 std::vector<std::string> get_all_start_methods() { return {"fork", "spawn", "forkserver"}; }
-
-void freeze_support(int argc, char** argv) {
-  (void)argc;
-  (void)argv;
-  detail::g_freeze_support_called = true;
-}
 
 }  // namespace pyconc::multiprocessing

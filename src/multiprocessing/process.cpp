@@ -35,6 +35,7 @@
 #include "pyconc/threading/lock.hpp"
 #include "pyconc/threading/timeout.hpp"
 #include "process_internal.hpp"
+#include "spawn_internal.hpp"
 
 namespace pyconc::multiprocessing::detail {
 
@@ -57,6 +58,14 @@ struct Tables {
 };
 
 Tables* g_tables = nullptr;
+
+// What a fork child replaced stays reachable (LeakSanitizer would report it otherwise).
+void* g_replaced_after_fork[4 * 16] = {};
+std::size_t g_replaced_count = 0;
+void keep_reachable(void* p) {
+  if (g_replaced_count < sizeof g_replaced_after_fork / sizeof g_replaced_after_fork[0])
+    g_replaced_after_fork[g_replaced_count++] = p;
+}
 
 std::shared_ptr<ProcessState> make_current(std::string name, bool daemon, std::vector<int> identity) {
   auto st = std::make_shared<ProcessState>(Role::current, std::move(name), daemon);
@@ -137,12 +146,6 @@ Launcher& launcher() {
 
 // ---- reaping ----------------------------------------------------------------------------
 
-int decode_status(int status) {
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return -WTERMSIG(status);
-  return 255;
-}
-
 void forget_child(int pid) {
   Tables& t = tables();
   std::shared_ptr<ProcessState> doomed;
@@ -180,11 +183,18 @@ void register_exit_function() {
 
 }  // namespace
 
+int decode_status(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return -WTERMSIG(status);
+  return 255;
+}
+
 ProcessState::ProcessState(Role r, std::string n, bool d) : role(r), name(std::move(n)), daemon(d) {}
 
 ProcessState::~ProcessState() {
   int fd = pidfd.load();
   if (fd >= 0 && role != Role::current) ::close(fd);
+  if (int sfd = status_fd.load(); sfd >= 0) ::close(sfd);
 }
 
 std::optional<int> poll_state(ProcessState& st) {
@@ -192,12 +202,22 @@ std::optional<int> poll_state(ProcessState& st) {
   {
     pyconc::detail::LockGuard guard(st.mutex);
     if (st.returncode || pid <= 0) return st.returncode;
-    int status = 0;
-    pid_t r;
-    do r = ::waitpid(pid, &status, WNOHANG); while (r < 0 && errno == EINTR);
-    if (r == 0) return std::nullopt;
-    // r < 0 (ECHILD): someone else reaped it; its status is lost.
-    st.returncode = r == pid ? decode_status(status) : 255;
+    if (st.status_fd.load() >= 0) {
+      // A fork server's child: it reaps; we learn the status through the pipe.
+      pollfd p{st.pidfd.load(), POLLIN, 0};
+      if (::poll(&p, 1, 0) != 1) return std::nullopt;
+      st.returncode = read_forkserver_status(st, true);
+      if (!st.returncode) st.returncode = 255;
+      int sfd = st.status_fd.exchange(-1);
+      ::close(sfd);
+    } else {
+      int status = 0;
+      pid_t r;
+      do r = ::waitpid(pid, &status, WNOHANG); while (r < 0 && errno == EINTR);
+      if (r == 0) return std::nullopt;
+      // r < 0 (ECHILD): someone else reaped it; its status is lost.
+      st.returncode = r == pid ? decode_status(status) : 255;
+    }
   }
   forget_child(pid);
   pyconc::detail::LockGuard guard(st.mutex);
@@ -227,8 +247,12 @@ void signal_state(ProcessState& st, int sig) {
   pyconc::detail::LockGuard guard(st.mutex);
   int pid = st.pid.load();
   if (st.returncode || pid <= 0) return;
-  // Not reaped yet (we hold the lock that reaping takes), so the pid is still ours.
-  ::kill(pid, sig);
+  // Not reaped yet (we hold the lock that reaping takes); the pidfd names exactly it.
+  int fd = st.pidfd.load();
+  if (fd >= 0)
+    ::syscall(SYS_pidfd_send_signal, fd, sig, nullptr, 0);
+  else
+    ::kill(pid, sig);
 }
 
 Process& current_alias() { return *tables().current_alias; }
@@ -277,29 +301,19 @@ void run_in_launcher(std::function<void()>& job) {
   while ((done = l.finished.load(std::memory_order_acquire)) != ticket) pyconc::detail::futex_wait(l.finished, done);
 }
 
-void child_after_fork(int parent_pid, const std::string& parent_name, const ProcessState& child,
-                      const sigset_t& caller_mask) {
-  // Die with the parent. If it died before prctl took effect, we were reparented already.
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (::getppid() != parent_pid) ::_exit(1);
-  pthread_sigmask(SIG_SETMASK, &caller_mask, nullptr);
-
+void install_child_tables(std::string name, bool daemon, std::vector<int> identity, int parent_pid,
+                          std::string parent_name) {
   pyconc::detail::threading_after_fork_in_child();
   // Fresh tables: the parent's locks may have been held by its other threads at fork().
+  keep_reachable(g_launcher);
+  keep_reachable(g_launcher_mutex);
+  keep_reachable(g_tables);
   g_launcher = nullptr;
   g_launcher_mutex = new Lock;
   auto* t = new Tables;
-  {
-    std::string name;
-    {
-      pyconc::detail::LockGuard guard(child.mutex);
-      name = child.name;
-    }
-    t->current = make_current(std::move(name), child.daemon.load(), child.identity);
-    t->current->method = child.method;
-  }
+  t->current = make_current(std::move(name), daemon, std::move(identity));
   t->current_alias = new Process(ProcessAccess::alias(t->current));
-  t->parent = std::make_shared<ProcessState>(Role::parent, parent_name, false);
+  t->parent = std::make_shared<ProcessState>(Role::parent, std::move(parent_name), false);
   t->parent->started = true;
   t->parent->pid = parent_pid;
   t->parent->creator_pid = self_pid();
@@ -309,10 +323,39 @@ void child_after_fork(int parent_pid, const std::string& parent_name, const Proc
   if (int fd = t->parent->pidfd.load(); fd >= 0) register_machinery_fd(fd);
 }
 
+// exit(n) in a child: the child's exit work, then _exit(n) — as Python's child turns
+// sys.exit(n) into os._exit(n) after its cleanup. The parent's atexit handlers and static
+// destructors (copied by fork) do not run in the child.
+void exit_in_child(int status, void*) { child_finish(status); }  // (also for spawn children)
+
+void child_after_fork(int parent_pid, const std::string& parent_name, const ProcessState& child,
+                      const sigset_t& caller_mask) {
+  // Die with the parent. If it died before prctl took effect, we were reparented already.
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() != parent_pid) ::_exit(1);
+  pthread_sigmask(SIG_SETMASK, &caller_mask, nullptr);
+  std::string name;
+  {
+    pyconc::detail::LockGuard guard(child.mutex);
+    name = child.name;
+  }
+  install_child_tables(std::move(name), child.daemon.load(), child.identity, parent_pid, parent_name);
+  forkserver_forget_in_child();
+  ::on_exit(exit_in_child, nullptr);
+}
+
+void adopt_current_process(Process& p) {
+  ProcessAccess::set_state(p, tables().current);
+  tables().counter = 0;  // building p counted a name
+}
+
 [[noreturn]] void child_finish(int code) {
-  try {
-    pyconc::detail::run_exit_handlers();
-  } catch (...) {
+  static std::atomic<bool> finishing{false};
+  if (!finishing.exchange(true)) {
+    try {
+      pyconc::detail::run_exit_handlers();
+    } catch (...) {
+    }
   }
   std::fflush(nullptr);
   std::cout.flush();
@@ -402,6 +445,7 @@ ProcessState& Process::state_ref() const {
 }
 
 void Process::start() {
+  detail::check_bootstrap();
   ProcessState& st = state_ref();
   if (st.closed.load()) throw ValueError(kClosed);
   if (st.role != Role::child || st.started.load()) throw RuntimeError("cannot start a process twice");

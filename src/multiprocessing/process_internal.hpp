@@ -42,12 +42,14 @@ struct ProcessState {
   std::atomic<bool> closed{false};
   std::atomic<int> pid{0};
   std::atomic<int> pidfd{-1};              // the sentinel
+  std::atomic<int> status_fd{-1};          // forkserver: the server writes the wait status here
   std::optional<int> returncode PYCONC_GUARDED_BY(mutex);
 };
 
 struct ProcessAccess {
   static Process alias(std::shared_ptr<ProcessState> st) { return Process(std::move(st), Process::AliasTag{}); }
   static ProcessState& state(const Process& p) { return p.state_ref(); }
+  static void set_state(Process& p, std::shared_ptr<ProcessState> st) { p.state_ = std::move(st); }
 };
 
 /// Reaps the child when it has ended; its exit code, or nullopt while it runs.
@@ -74,8 +76,26 @@ void launch_fork(ProcessState& st);
 /// In a child: runs the Process's activity; its exit code (1 after an exception, which
 /// is reported to stderr).
 int child_run(ProcessState& st);
+/// An on_exit() handler for children: exit(n) becomes child_finish(n).
+void exit_in_child(int status, void*);
 /// In a child: the exit work (threads, children), flush, _exit(code).
 [[noreturn]] void child_finish(int code);
+
+/// In a child (fork, spawn, forkserver): fresh tables; this process is `name`, its parent
+/// is `parent_pid` named `parent_name`.
+void install_child_tables(std::string name, bool daemon, std::vector<int> identity, int parent_pid,
+                          std::string parent_name);
+/// The fork+exec of /proc/self/exe, and the fork server.
+void launch_spawn(ProcessState& st);
+void launch_forkserver(ProcessState& st);
+/// In a spawned child whose main() did not call freeze_support(): report it to the
+/// parent and _exit (called by start()).
+void check_bootstrap();
+/// The wait status the fork server reported, decoded; nullopt when not there yet.
+std::optional<int> read_forkserver_status(ProcessState& st, bool block);
+int decode_status(int status);
+/// Reads /proc/self/cmdline.
+std::vector<std::string> own_argv();
 
 /// The start method a Process with `st` uses.
 std::string start_method_of(const ProcessState& st);

@@ -97,6 +97,13 @@ void join_non_daemon_threads();
 // Leaked on purpose: daemon threads may still use it while the program exits. A child
 // made by fork() replaces it (after_fork_in_child).
 Registry* g_registry = nullptr;
+// What a fork child replaced stays reachable (LeakSanitizer would report it otherwise).
+void* g_replaced_after_fork[3 * 16] = {};
+std::size_t g_replaced_count = 0;
+void keep_reachable(void* p) {
+  if (g_replaced_count < sizeof g_replaced_after_fork / sizeof g_replaced_after_fork[0])
+    g_replaced_after_fork[g_replaced_count++] = p;
+}
 
 Registry& registry() {
   static const bool made = [] {
@@ -459,6 +466,10 @@ void pyconc::detail::threading_after_fork_in_child() {
   // The parent's other threads do not exist here, and their locks may have been held
   // at fork(): start from fresh state (the old is leaked), keeping the counters.
   Registry* old = g_registry;
+  keep_reachable(old);
+  keep_reachable(g_main_state);
+  keep_reachable(g_main_alias);
+  keep_reachable(tls_dummy.alias.get());
   auto* fresh = new Registry;
   if (old) {
     fresh->thread_counter = old->thread_counter.load();

@@ -16,6 +16,7 @@
 #include <gtest/gtest.h>
 
 #include "mp_support.hpp"
+#include "pyconc/multiprocessing/detail/forkserver.hpp"
 #include "pyconc/multiprocessing/detail/identity.hpp"
 
 namespace {
@@ -39,6 +40,7 @@ class NothingLeaked : public ::testing::Environment {
   void SetUp() override { fds_at_start_ = open_fds(); }
 
   void TearDown() override {
+    pyconc::multiprocessing::detail::stop_forkserver();  // machinery, not a leak
     // Background machinery (a fork server, the resource tracker's pipe) may hold fds
     // for the life of the program; pyconc_test::allowed_fd() lists them.
     std::set<int> leaked;

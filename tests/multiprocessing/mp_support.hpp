@@ -27,7 +27,7 @@ namespace pyconc_test {
 ///     INSTANTIATE_TEST_SUITE_P(Methods, MyTest, ::testing::ValuesIn(pyconc_test::start_methods()),
 ///                              pyconc_test::method_name);
 /// and in the test: auto ctx = pyconc::multiprocessing::get_context(GetParam());
-inline std::vector<std::string> start_methods() { return {"fork"}; }
+inline std::vector<std::string> start_methods() { return {"fork", "spawn", "forkserver"}; }
 
 /// A test-name suffix for a start method parameter.
 struct MethodName {

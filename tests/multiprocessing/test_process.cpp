@@ -146,12 +146,27 @@ struct Adder {
 
 class Worker : public mp::Process {
  public:
+  Worker() = default;
   explicit Worker(std::string path) : Process({.name = "worker"}), path_(std::move(path)) {}
-  void run() override { write_file(path_, "subclass ran in " + mp::current_process().name()); }
+  void run() override { write_file(path_, "subclass ran in " + mp::current_process().name() + " as " + name()); }
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(path_);
+  }
 
  private:
   std::string path_;
 };
+
+// Not registered: spawn and forkserver refuse it.
+class Unregistered : public mp::Process {
+ public:
+  void run() override {}
+};
+
+}  // namespace
+PYCONC_REGISTER_PROCESS(Worker);
+namespace {
 
 bool poll_readable(int fd, int timeout_ms) {
   pollfd p{fd, POLLIN, 0};
@@ -204,7 +219,25 @@ TEST_P(ProcessTest, SubclassRunsItsRun) {
   w.start();
   w.join();
   EXPECT_EQ(w.exitcode(), 0);
-  EXPECT_EQ(f.read(), "subclass ran in worker");
+  EXPECT_EQ(f.read(), "subclass ran in worker as worker");
+}
+
+TEST_P(ProcessTest, UnregisteredSubclassIsRefusedUnderSpawn) {
+  Unregistered u;
+  ctx().bind(u);
+  if (GetParam() == "fork") {
+    u.start();
+    u.join();
+    EXPECT_EQ(u.exitcode(), 0);
+  } else {
+    try {
+      u.start();
+      FAIL() << "started";
+    } catch (const mp::ProcessError& e) {
+      EXPECT_NE(std::string(e.what()).find("PYCONC_REGISTER_PROCESS"), std::string::npos) << e.what();
+    }
+    EXPECT_FALSE(u.pid());
+  }
 }
 
 TEST_P(ProcessTest, ThrowingTargetExitsWithOneAndReportsToStderr) {

@@ -84,7 +84,7 @@ std::string read_line(int fd) {
   return line;
 }
 
-[[maybe_unused]] std::string read_all(int fd) {
+std::string read_all(int fd) {
   std::string text;
   char buf[512];
   ssize_t n;
@@ -105,9 +105,11 @@ std::string temp_path() {
 
 }  // namespace
 
-TEST(ProcessExit, DaemonicChildIsTerminatedAtNormalExit) {
+class ProcessExit : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ProcessExit, DaemonicChildIsTerminatedAtNormalExit) {
   auto start = Clock::now();
-  Helper h = launch({"daemon", temp_path()});
+  Helper h = launch({"daemon", temp_path(), "freeze", GetParam()});
   int child = std::stoi(read_line(h.out));
   ::close(h.out);
   int status = wait_exit(h.pid);
@@ -116,9 +118,9 @@ TEST(ProcessExit, DaemonicChildIsTerminatedAtNormalExit) {
   EXPECT_TRUE(eventually([&] { return !process_alive(child); }));
 }
 
-TEST(ProcessExit, NonDaemonicChildIsJoinedAtNormalExit) {
+TEST_P(ProcessExit, NonDaemonicChildIsJoinedAtNormalExit) {
   std::string file = temp_path();
-  Helper h = launch({"nondaemon", file});
+  Helper h = launch({"nondaemon", file, "freeze", GetParam()});
   int child = std::stoi(read_line(h.out));
   ::close(h.out);
   int status = wait_exit(h.pid);
@@ -132,8 +134,8 @@ TEST(ProcessExit, NonDaemonicChildIsJoinedAtNormalExit) {
   std::remove(file.c_str());
 }
 
-TEST(ProcessExit, ChildrenDieWithAKilledParent) {
-  Helper h = launch({"orphan", temp_path()});
+TEST_P(ProcessExit, ChildrenDieWithAKilledParent) {
+  Helper h = launch({"orphan", temp_path(), "freeze", GetParam()});
   int child = std::stoi(read_line(h.out));
   ASSERT_TRUE(process_alive(child));
   ::kill(h.pid, SIGKILL);
@@ -142,3 +144,26 @@ TEST(ProcessExit, ChildrenDieWithAKilledParent) {
   EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
   EXPECT_TRUE(eventually([&] { return !process_alive(child); }, 20s));
 }
+
+INSTANTIATE_TEST_SUITE_P(Methods, ProcessExit, ::testing::ValuesIn(pyconc_test::start_methods()),
+                         pyconc_test::method_name);
+
+class MissingFreezeSupport : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(MissingFreezeSupport, StartRaisesProcessErrorNamingTheFix) {
+  std::string file = temp_path();
+  Helper h = launch({"nofreeze", file, "nofreeze", GetParam()});
+  std::string out = read_all(h.out);
+  ::close(h.out);
+  int status = wait_exit(h.pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status << " " << out;
+  EXPECT_NE(out.find("ProcessError: "), std::string::npos) << out;
+  EXPECT_NE(out.find("call pyconc::multiprocessing::freeze_support(argc, argv) as the first line of main()"),
+            std::string::npos)
+      << out;
+  std::ifstream in(file);
+  EXPECT_FALSE(in.good());  // the target never ran
+}
+
+INSTANTIATE_TEST_SUITE_P(Methods, MissingFreezeSupport, ::testing::Values("spawn", "forkserver"),
+                         pyconc_test::method_name);

@@ -53,9 +53,9 @@ CodeAddress code_address(const void* fn);
 /// module is not loaded here).
 void* resolve_code_address(const CodeAddress& where);
 
-/// The entry a spawn child runs: unpickles the callable (and arguments) from `payload`
-/// and calls it.
-using ChildEntry = void (*)(std::span<const std::byte> payload);
+/// The entry a spawn child runs: unpickles the callable (and arguments) from `payload`,
+/// calls `loaded()` (the parent may now drop what the arguments refer to), then calls it.
+using ChildEntry = void (*)(std::span<const std::byte> payload, void (*loaded)());
 
 /// What a Process runs.
 class ProcessTarget {
@@ -96,14 +96,16 @@ struct CallableCodec {
 using TargetPayload = std::pair<std::vector<std::byte>, std::vector<std::byte>>;
 
 template <class F, class... Args>
-void child_main(std::span<const std::byte> payload) {
+void child_main(std::span<const std::byte> payload, void (*loaded)()) {
   auto [fn_bytes, arg_bytes] = pyconc::pickle::loads<TargetPayload>(payload);
   F fn = CallableCodec<F>::load(fn_bytes);
   if constexpr (sizeof...(Args) == 0) {
     (void)arg_bytes;
+    loaded();
     std::invoke(fn);
   } else {
     auto args = pyconc::pickle::loads<std::tuple<Args...>>(arg_bytes);
+    loaded();
     std::apply([&fn](Args&... a) { std::invoke(fn, std::move(a)...); }, args);
   }
 }
