@@ -9,6 +9,7 @@
 // the *thread* that forked exits, and this one never does, so children die with the
 // process and only then.
 #include "pyconc/multiprocessing/process.hpp"
+#include "pyconc/multiprocessing/detail/resource_tracker.hpp"
 
 #include <poll.h>
 #include <pthread.h>
@@ -454,6 +455,9 @@ void Process::start() {
   if (current_process().daemon()) throw RuntimeError("daemonic processes are not allowed to have children");
   if (st.started.exchange(true)) throw RuntimeError("cannot start a process twice");
   detail::reap_finished_children();
+  // The family's one resource tracker runs before the first child: segments a child
+  // creates are then cleaned by it, not by a tracker of the child's own.
+  detail::ensure_resource_tracker();
   if (typeid(*this) != typeid(Process)) st.self = this;
   try {
     detail::launch(st);

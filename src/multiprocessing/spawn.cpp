@@ -27,6 +27,7 @@
 #include <sstream>
 #include <typeindex>
 
+#include "pyconc/multiprocessing/detail/resource_tracker.hpp"
 #include "pyconc/detail/lock_guard.hpp"
 #include "pyconc/multiprocessing/context.hpp"
 #include "pyconc/multiprocessing/detail/identity.hpp"
@@ -275,8 +276,12 @@ void raise_launch_error(const AckResult& ack, std::optional<int> code, const std
   }
 }
 
-int fork_exec_self(const std::vector<std::string>& extra_env, const std::vector<int>& keep, int* pidfd_out) {
+int fork_exec_self(const std::vector<std::string>& extra_env, const std::vector<int>& keep_fds, int* pidfd_out) {
   // Everything the child needs is built before fork(): after it, only async-signal-safe calls.
+  // The family's resource tracker socket goes along (its number in PYCONC_MP_TRACKER).
+  std::vector<int> keep = keep_fds;
+  int tracker = ensure_resource_tracker();
+  if (tracker >= 0) keep.push_back(tracker);
   std::vector<std::string> args = own_argv();
   if (args.empty()) throw ProcessError("cannot read this program's arguments from /proc/self/cmdline");
   std::vector<char*> argv;
@@ -290,6 +295,7 @@ int fork_exec_self(const std::vector<std::string>& extra_env, const std::vector<
   }
   env.push_back("PYCONC_MP_FAMILY=" + std::to_string(family_pid()));
   for (auto& v : extra_env) env.push_back(v);
+  if (tracker >= 0) env.push_back(std::string(kTrackerEnv) + "=" + std::to_string(tracker));
   std::vector<char*> envp;
   for (auto& v : env) envp.push_back(v.data());
   envp.push_back(nullptr);
@@ -383,6 +389,9 @@ void freeze_support(int argc, char** argv) {
   (void)argv;
   detail::g_freeze_support_called = true;
   detail::g_pending_ack_fd = -1;
+  // A spawned child (or fork server) adopts the family's tracker socket now, before
+  // anything could exec another program that would inherit it.
+  detail::resource_tracker_fd();
   if (const char* s = std::getenv(detail::kSpawnEnv)) {
     const char* p = s;
     int memfd = detail::parse_fd(p);
