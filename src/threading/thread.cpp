@@ -94,10 +94,17 @@ struct Registry {
 
 void join_non_daemon_threads();
 
+// Leaked on purpose: daemon threads may still use it while the program exits. A child
+// made by fork() replaces it (after_fork_in_child).
+Registry* g_registry = nullptr;
+
 Registry& registry() {
-  // Leaked on purpose: daemon threads may still use it while the program exits.
-  static Registry* r = new Registry;
-  return *r;
+  static const bool made = [] {
+    if (!g_registry) g_registry = new Registry;
+    return true;
+  }();
+  (void)made;
+  return *g_registry;
 }
 
 // exit() runs atexit functions and static destructors in reverse order of registration,
@@ -112,15 +119,25 @@ void register_exit_join() {
   (void)registered;
 }
 
+std::shared_ptr<ThreadState>* make_main_state() {
+  auto* p = new std::shared_ptr<ThreadState>(std::make_shared<ThreadState>(Kind::main, "MainThread", false));
+  (*p)->started = true;
+  (*p)->ready = 1;
+  (*p)->native_id = static_cast<long>(getpid());
+  registry().add(*p);
+  return p;
+}
+
+std::shared_ptr<ThreadState>* g_main_state = nullptr;
+Thread* g_main_alias = nullptr;
+
 std::shared_ptr<ThreadState>& main_state() {
-  static auto* st = [] {
-    auto* p = new std::shared_ptr<ThreadState>(std::make_shared<ThreadState>(Kind::main, "MainThread", false));
-    (*p)->started = true;
-    (*p)->native_id = static_cast<long>(getpid());
-    registry().add(*p);
-    return p;
+  static const bool made = [] {
+    if (!g_main_state) g_main_state = make_main_state();
+    return true;
   }();
-  return *st;
+  (void)made;
+  return *g_main_state;
 }
 
 // Runs at program start, in the main thread: records its pthread id.
@@ -363,8 +380,12 @@ void Thread::set_daemon(bool daemonic) {
 // ---- module functions -------------------------------------------------------------------
 
 Thread& main_thread() {
-  static Thread* alias = new Thread(ThreadAccess::alias(main_state()));
-  return *alias;
+  static const bool made = [] {
+    if (!g_main_alias) g_main_alias = new Thread(ThreadAccess::alias(main_state()));
+    return true;
+  }();
+  (void)made;
+  return *g_main_alias;
 }
 
 Thread& current_thread() {
@@ -429,6 +450,31 @@ std::uint64_t pyconc::detail::register_exit_hook(std::function<void()> hook) {
   std::uint64_t id = reg.next_exit_hook++;
   reg.exit_hooks.emplace(id, std::move(hook));
   return id;
+}
+
+void pyconc::detail::run_exit_handlers() { threading::join_non_daemon_threads(); }
+
+void pyconc::detail::threading_after_fork_in_child() {
+  using namespace threading;
+  // The parent's other threads do not exist here, and their locks may have been held
+  // at fork(): start from fresh state (the old is leaked), keeping the counters.
+  Registry* old = g_registry;
+  auto* fresh = new Registry;
+  if (old) {
+    fresh->thread_counter = old->thread_counter.load();
+    fresh->dummy_counter = old->dummy_counter.load();
+    fresh->stack_size = old->stack_size.load();
+  }
+  g_registry = fresh;
+  (void)registry();  // the lazy initialisers must not overwrite what is set here
+  tls_dummy.state = nullptr;
+  (void)tls_dummy.alias.release();
+  tls_current = nullptr;
+  g_main_state = make_main_state();
+  (*g_main_state)->ident = static_cast<unsigned long>(pthread_self());
+  g_main_alias = new Thread(ThreadAccess::alias(*g_main_state));
+  (void)main_state();
+  (void)main_thread();
 }
 
 void pyconc::detail::unregister_exit_hook(std::uint64_t id) {

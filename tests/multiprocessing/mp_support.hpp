@@ -10,16 +10,33 @@
 #include <string>
 #include <vector>
 
+#include "pyconc/multiprocessing/context.hpp"
 #include "pyconc/multiprocessing/detail/identity.hpp"
+#include "pyconc/multiprocessing/process.hpp"
 #include "support.hpp"
 
-// The first line of main() of every multiprocessing test program (mp_main.cpp).
-// Becomes multiprocessing::freeze_support(argc, argv) once Process exists.
+// The first line of main() of every multiprocessing test program (mp_main.cpp): spawn
+// and forkserver children start their work there.
 #ifndef PYCONC_TEST_FREEZE_SUPPORT
-#define PYCONC_TEST_FREEZE_SUPPORT(argc, argv) ((void)(argc), (void)(argv))
+#define PYCONC_TEST_FREEZE_SUPPORT(argc, argv) ::pyconc::multiprocessing::freeze_support((argc), (argv))
 #endif
 
 namespace pyconc_test {
+
+/// The start methods a test should run under, for parametrised suites:
+///     INSTANTIATE_TEST_SUITE_P(Methods, MyTest, ::testing::ValuesIn(pyconc_test::start_methods()),
+///                              pyconc_test::method_name);
+/// and in the test: auto ctx = pyconc::multiprocessing::get_context(GetParam());
+inline std::vector<std::string> start_methods() { return {"fork"}; }
+
+/// A test-name suffix for a start method parameter.
+struct MethodName {
+  template <class ParamInfo>
+  std::string operator()(const ParamInfo& info) const {
+    return info.param;
+  }
+};
+inline constexpr MethodName method_name{};
 
 /// Names of /dev/shm segments of this process family ("pyconc-<family>-*").
 inline std::vector<std::string> family_segments() {

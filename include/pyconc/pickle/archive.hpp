@@ -1,0 +1,684 @@
+// pyconc::pickle's wire format: two cereal archives over a byte buffer, and the encoder
+// and decoder of the standard types they share.
+//
+//   dumps/dump_into ──► encode(sink, x) ──► std::vector<std::byte>
+//                         │  arithmetic, enums, bytes of trivially copyable structs,
+//                         │  strings, containers, optional, variant, tuple, pair: here
+//                         └► a user type with a cereal serialize/save/load: cereal's
+//                            machinery, whose `ar(member)` calls come back to encode()
+//   loads/load_from   ◄── decode(source, x) ◄── std::span<const std::byte> + cursor
+//
+// A type tree with no user type never builds a cereal archive: it is written by a
+// FastWriter (a pointer to the buffer) and read by a FastReader (a span and a cursor),
+// so pickling an int is a bounds check and a 4-byte copy.
+//
+// Wire format (host byte order: both ends run on the same machine):
+//   bool                      1 byte, 0 or 1
+//   arithmetic, enum          its bytes (sizeof)
+//   trivially copyable struct its bytes (sizeof), when it has no serialize of its own
+//   std::monostate            nothing
+//   string, vector, deque,    u64 count, then the elements (one copy of count*sizeof(T)
+//   list, map, set, ...       bytes when the elements are bytes-like)
+//   std::array                the N elements, no count
+//   optional                  u8 0/1, then the value when 1
+//   variant                   u8 index, then the alternative
+//   tuple, pair               the members in order
+// An element of a counted container that wrote no bytes at all (a monostate, an empty
+// tuple, a user type whose serialize writes nothing) is followed by one 0x00 byte, so
+// every counted element costs at least one byte and a count can always be checked
+// against the bytes left before anything is allocated.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <deque>
+#include <list>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include <cereal/cereal.hpp>
+
+#include "pyconc/errors.hpp"
+
+namespace pyconc::pickle {
+
+class OutputArchive;
+class InputArchive;
+
+namespace detail {
+
+/// The deepest nesting of user types (cereal serialize) pyconc pickles or unpickles:
+/// hostile input must not recurse until the stack overflows (Python's own pickle stops
+/// at its recursion limit, 1000 by default).
+inline constexpr int kMaxDepth = 1000;
+
+[[noreturn]] void raise_truncated(std::size_t wanted, std::size_t left);
+[[noreturn]] void raise_bad_count(std::uint64_t count, std::size_t left);
+[[noreturn]] void raise_invalid(const char* what, unsigned value);
+[[noreturn]] void raise_too_deep();
+[[noreturn]] void raise_duplicate_key();
+[[noreturn]] void raise_trailing(std::size_t left);
+[[noreturn]] void raise_size_mismatch(std::size_t got, std::size_t want);
+[[noreturn]] void raise_user_load_failed(const char* what);
+
+// ---- what kind of type is T ---------------------------------------------------------
+
+template <class T, template <class...> class Tmpl>
+inline constexpr bool is_spec_v = false;
+template <template <class...> class Tmpl, class... A>
+inline constexpr bool is_spec_v<Tmpl<A...>, Tmpl> = true;
+
+template <class T>
+inline constexpr bool is_std_array_v = false;
+template <class T, std::size_t N>
+inline constexpr bool is_std_array_v<std::array<T, N>> = true;
+
+template <class T>
+inline constexpr bool is_basic_string_v = false;
+template <class C, class Tr, class A>
+inline constexpr bool is_basic_string_v<std::basic_string<C, Tr, A>> = true;
+
+template <class T>
+inline constexpr bool is_sequence_v = is_spec_v<T, std::vector> || is_spec_v<T, std::deque> || is_spec_v<T, std::list>;
+
+template <class T>
+inline constexpr bool is_associative_v =
+    is_spec_v<T, std::map> || is_spec_v<T, std::multimap> || is_spec_v<T, std::set> ||
+    is_spec_v<T, std::multiset> || is_spec_v<T, std::unordered_map> || is_spec_v<T, std::unordered_multimap> ||
+    is_spec_v<T, std::unordered_set> || is_spec_v<T, std::unordered_multiset>;
+
+template <class T>
+inline constexpr bool is_vector_bool_v = false;
+template <class A>
+inline constexpr bool is_vector_bool_v<std::vector<bool, A>> = true;
+
+enum class Kind {
+  None,        // not picklable
+  Bool,        // one checked byte
+  Scalar,      // arithmetic or enum: its bytes
+  Bytes,       // a trivially copyable type without serialize: its bytes
+  Monostate,   // nothing
+  String,      // count + characters
+  VectorBool,  // count + one checked byte per element
+  Sequence,    // vector, deque, list: count + elements
+  Array,       // std::array: the elements
+  Associative, // map, set and their multi/unordered forms: count + elements
+  Optional,    // flag + value
+  Variant,     // index + alternative
+  Tuple,       // tuple, pair: the members
+  Cereal,      // a user type with a cereal serialize/save/load
+};
+
+template <class T>
+constexpr bool has_user_serialization() {
+  return cereal::traits::detail::count_output_serializers<T, OutputArchive>::value > 0 ||
+         cereal::traits::detail::count_input_serializers<T, InputArchive>::value > 0;
+}
+
+template <class T>
+constexpr Kind kind_of() {
+  if constexpr (std::is_reference_v<T> || std::is_const_v<T> || std::is_volatile_v<T>) return Kind::None;
+  else if constexpr (std::is_same_v<T, bool>) return Kind::Bool;
+  else if constexpr (std::is_arithmetic_v<T> || std::is_enum_v<T>) return Kind::Scalar;
+  else if constexpr (std::is_same_v<T, std::monostate>) return Kind::Monostate;
+  else if constexpr (is_basic_string_v<T>) return Kind::String;
+  else if constexpr (is_vector_bool_v<T>) return Kind::VectorBool;
+  else if constexpr (is_sequence_v<T>) return Kind::Sequence;
+  else if constexpr (is_std_array_v<T>) return Kind::Array;
+  else if constexpr (is_associative_v<T>) return Kind::Associative;
+  else if constexpr (is_spec_v<T, std::optional>) return Kind::Optional;
+  else if constexpr (is_spec_v<T, std::variant>) return Kind::Variant;
+  else if constexpr (is_spec_v<T, std::tuple> || is_spec_v<T, std::pair>) return Kind::Tuple;
+  else if constexpr (std::is_pointer_v<T> || std::is_member_pointer_v<T> || std::is_null_pointer_v<T>)
+    return Kind::None;  // an address means nothing in another process
+  else if constexpr (std::is_class_v<T> && has_user_serialization<T>()) return Kind::Cereal;
+  else if constexpr (std::is_array_v<T>) return Kind::None;  // use std::array
+  else if constexpr (std::is_trivially_copyable_v<T> && std::is_class_v<T>) return Kind::Bytes;
+  else if constexpr (std::is_trivially_copyable_v<T> && std::is_union_v<T>) return Kind::Bytes;
+  else return Kind::None;
+}
+
+template <class T>
+inline constexpr Kind kind_v = kind_of<T>();
+
+/// True when a T is written as its own bytes and read back with one memcpy (so a
+/// contiguous run of them is one memcpy too).
+template <class T>
+constexpr bool is_raw() {
+  constexpr Kind k = kind_v<T>;
+  if constexpr (k == Kind::Scalar || k == Kind::Bytes) return true;
+  else if constexpr (k == Kind::Array) return is_raw<typename T::value_type>();
+  else return false;
+}
+
+/// The fewest bytes a T can encode to (0 for a user type: unknown).
+template <class T>
+constexpr std::size_t min_wire() {
+  constexpr Kind k = kind_v<T>;
+  if constexpr (k == Kind::Bool) return 1;
+  else if constexpr (k == Kind::Scalar || k == Kind::Bytes) return sizeof(T);
+  else if constexpr (k == Kind::String || k == Kind::VectorBool || k == Kind::Sequence || k == Kind::Associative)
+    return 8;
+  else if constexpr (k == Kind::Array) return std::tuple_size_v<T> * min_wire<typename T::value_type>();
+  else if constexpr (k == Kind::Optional) return 1;
+  else if constexpr (k == Kind::Variant) {
+    return []<std::size_t... I>(std::index_sequence<I...>) {
+      std::size_t m = SIZE_MAX;
+      ((m = std::min(m, min_wire<std::variant_alternative_t<I, T>>())), ...);
+      return 1 + m;
+    }(std::make_index_sequence<std::variant_size_v<T>>{});
+  } else if constexpr (k == Kind::Tuple) {
+    return []<std::size_t... I>(std::index_sequence<I...>) {
+      return (std::size_t{0} + ... + min_wire<std::tuple_element_t<I, T>>());
+    }(std::make_index_sequence<std::tuple_size_v<T>>{});
+  } else return 0;
+}
+
+/// The fewest bytes one element of a counted container takes (see the padding rule).
+template <class... E>
+inline constexpr std::size_t element_wire_v = std::max<std::size_t>(1, (std::size_t{0} + ... + min_wire<E>()));
+
+/// True when the elements may write nothing, so that the writer pads them.
+template <class... E>
+inline constexpr bool needs_pad_v = (std::size_t{0} + ... + min_wire<E>()) == 0;
+
+template <class T>
+constexpr bool picklable();
+
+template <class... E>
+constexpr bool all_picklable() {
+  return (picklable<E>() && ...);
+}
+
+template <class T>
+constexpr bool picklable() {
+  constexpr Kind k = kind_v<T>;
+  if constexpr (k == Kind::None) return false;
+  else if constexpr (!std::is_default_constructible_v<T> || !std::is_move_constructible_v<T>) return false;
+  else if constexpr (k == Kind::String) return is_raw<typename T::value_type>();
+  else if constexpr (k == Kind::Sequence || k == Kind::Array || k == Kind::Optional) return picklable<typename T::value_type>();
+  else if constexpr (k == Kind::Associative) {
+    if constexpr (requires { typename T::mapped_type; })
+      return all_picklable<typename T::key_type, typename T::mapped_type>();
+    else
+      return picklable<typename T::key_type>();
+  } else if constexpr (k == Kind::Variant) {
+    return []<std::size_t... I>(std::index_sequence<I...>) {
+      return std::variant_size_v<T> <= 255 && all_picklable<std::variant_alternative_t<I, T>...>();
+    }(std::make_index_sequence<std::variant_size_v<T>>{});
+  } else if constexpr (k == Kind::Tuple) {
+    return []<std::size_t... I>(std::index_sequence<I...>) {
+      return all_picklable<std::tuple_element_t<I, T>...>();
+    }(std::make_index_sequence<std::tuple_size_v<T>>{});
+  } else if constexpr (k == Kind::Cereal) {
+    return cereal::traits::is_output_serializable<T, OutputArchive>::value &&
+           cereal::traits::is_input_serializable<T, InputArchive>::value;
+  } else return true;
+}
+
+/// True when some part of T needs cereal's machinery (a user type).
+template <class T>
+constexpr bool uses_cereal() {
+  constexpr Kind k = kind_v<T>;
+  if constexpr (k == Kind::Cereal) return true;
+  else if constexpr (k == Kind::Sequence || k == Kind::Array || k == Kind::Optional) return uses_cereal<typename T::value_type>();
+  else if constexpr (k == Kind::Associative) {
+    if constexpr (requires { typename T::mapped_type; })
+      return uses_cereal<typename T::key_type>() || uses_cereal<typename T::mapped_type>();
+    else
+      return uses_cereal<typename T::key_type>();
+  } else if constexpr (k == Kind::Variant) {
+    return []<std::size_t... I>(std::index_sequence<I...>) {
+      return (uses_cereal<std::variant_alternative_t<I, T>>() || ...);
+    }(std::make_index_sequence<std::variant_size_v<T>>{});
+  } else if constexpr (k == Kind::Tuple) {
+    return []<std::size_t... I>(std::index_sequence<I...>) {
+      return (false || ... || uses_cereal<std::tuple_element_t<I, T>>());
+    }(std::make_index_sequence<std::tuple_size_v<T>>{});
+  } else return false;
+}
+
+/// The exact encoded size when it is cheap to know (fixed-size types, strings and
+/// vectors of raw elements), else 0.
+template <class T>
+std::size_t size_hint(const T& value) noexcept {
+  constexpr Kind k = kind_v<T>;
+  if constexpr (k == Kind::Bool) return 1;
+  else if constexpr (is_raw<T>()) return sizeof(T);
+  else if constexpr (k == Kind::String) return 8 + value.size() * sizeof(typename T::value_type);
+  else if constexpr (k == Kind::Sequence && is_spec_v<T, std::vector>) {
+    if constexpr (is_raw<typename T::value_type>()) return 8 + value.size() * sizeof(typename T::value_type);
+    else return 0;
+  } else return 0;
+}
+
+template <class>
+inline constexpr bool dependent_false_v = false;
+
+// ---- sinks and sources --------------------------------------------------------------
+
+/// Appends to a byte vector: the writer of type trees without user types.
+class FastWriter {
+ public:
+  explicit FastWriter(std::vector<std::byte>& out) noexcept : out_(&out) {}
+  void put(const void* data, std::size_t n) {
+    auto p = static_cast<const std::byte*>(data);
+    out_->insert(out_->end(), p, p + n);
+  }
+  std::size_t written() const noexcept { return out_->size(); }
+
+ private:
+  std::vector<std::byte>* out_;
+};
+
+/// Reads a span with a cursor: the reader of type trees without user types.
+class FastReader {
+ public:
+  explicit FastReader(std::span<const std::byte> in) noexcept : in_(in) {}
+  void get(void* data, std::size_t n) {
+    if (n > in_.size() - pos_) raise_truncated(n, in_.size() - pos_);
+    if (n != 0) std::memcpy(data, in_.data() + pos_, n);
+    pos_ += n;
+  }
+  std::size_t left() const noexcept { return in_.size() - pos_; }
+  std::size_t position() const noexcept { return pos_; }
+
+ private:
+  std::span<const std::byte> in_;
+  std::size_t pos_ = 0;
+};
+
+template <class Sink>
+void put_count(Sink& s, std::size_t n) {
+  std::uint64_t v = n;
+  s.put(&v, sizeof v);
+}
+
+/// Reads a count of elements that take at least `unit` bytes each, and checks it
+/// against the bytes left before the caller allocates anything.
+template <class Source>
+std::size_t get_count(Source& s, std::size_t unit) {
+  std::uint64_t v;
+  s.get(&v, sizeof v);
+  if (v > s.left() / unit) raise_bad_count(v, s.left());
+  return static_cast<std::size_t>(v);
+}
+
+template <class Sink, class T>
+void encode(Sink& s, const T& value);
+template <class Source, class T>
+void decode(Source& s, T& value);
+
+/// Writes one element of a counted container: a 0x00 byte after it when it wrote nothing.
+template <class... E, class Sink, class F>
+void encode_element(Sink& s, F&& write) {
+  if constexpr (needs_pad_v<E...>) {
+    std::size_t before = s.written();
+    write();
+    if (s.written() == before) {
+      std::uint8_t pad = 0;
+      s.put(&pad, 1);
+    }
+  } else {
+    write();
+  }
+}
+
+template <class... E, class Source, class F>
+void decode_element(Source& s, F&& read) {
+  if constexpr (needs_pad_v<E...>) {
+    std::size_t before = s.position();
+    read();
+    if (s.position() == before) {
+      std::uint8_t pad;
+      s.get(&pad, 1);
+      if (pad != 0) raise_invalid("padding byte", pad);
+    }
+  } else {
+    read();
+  }
+}
+
+// ---- encode ---------------------------------------------------------------------
+
+template <class Sink, class T>
+void encode(Sink& s, const T& value) {
+  constexpr Kind k = kind_v<T>;
+  if constexpr (k == Kind::Bool) {
+    std::uint8_t b = value ? 1 : 0;
+    s.put(&b, 1);
+  } else if constexpr (k == Kind::Scalar || k == Kind::Bytes) {
+    s.put(std::addressof(value), sizeof(T));
+  } else if constexpr (k == Kind::Monostate) {
+  } else if constexpr (k == Kind::String) {
+    put_count(s, value.size());
+    s.put(value.data(), value.size() * sizeof(typename T::value_type));
+  } else if constexpr (k == Kind::VectorBool) {
+    put_count(s, value.size());
+    for (bool b : value) encode(s, b);
+  } else if constexpr (k == Kind::Sequence) {
+    using E = typename T::value_type;
+    put_count(s, value.size());
+    if constexpr (is_raw<E>() && is_spec_v<T, std::vector>) {
+      s.put(value.data(), value.size() * sizeof(E));
+    } else {
+      for (const E& e : value) encode_element<E>(s, [&] { encode(s, e); });
+    }
+  } else if constexpr (k == Kind::Array) {
+    if constexpr (is_raw<T>()) {
+      s.put(value.data(), sizeof(T));
+    } else {
+      for (const auto& e : value) encode(s, e);
+    }
+  } else if constexpr (k == Kind::Associative) {
+    put_count(s, value.size());
+    if constexpr (requires { typename T::mapped_type; }) {
+      using K = typename T::key_type;
+      using V = typename T::mapped_type;
+      for (const auto& [key, mapped] : value) encode_element<K, V>(s, [&] {
+          encode(s, key);
+          encode(s, mapped);
+        });
+    } else {
+      using K = typename T::key_type;
+      for (const K& key : value) encode_element<K>(s, [&] { encode(s, key); });
+    }
+  } else if constexpr (k == Kind::Optional) {
+    std::uint8_t flag = value.has_value() ? 1 : 0;
+    s.put(&flag, 1);
+    if (flag) encode(s, *value);
+  } else if constexpr (k == Kind::Variant) {
+    if (value.valueless_by_exception()) throw ValueError("pickle: cannot pickle a valueless variant");
+    std::uint8_t index = static_cast<std::uint8_t>(value.index());
+    s.put(&index, 1);
+    std::visit([&](const auto& alternative) { encode(s, alternative); }, value);
+  } else if constexpr (k == Kind::Tuple) {
+    std::apply([&](const auto&... member) { (encode(s, member), ...); }, value);
+  } else if constexpr (k == Kind::Cereal) {
+    if constexpr (std::is_same_v<Sink, OutputArchive>) s.process_user(value);
+    else static_assert(dependent_false_v<T>, "internal: a user type reached the fast writer");
+  } else {
+    static_assert(dependent_false_v<T>,
+                  "pyconc::pickle: this type cannot be pickled. Give it a cereal "
+                  "`template <class Archive> void serialize(Archive& ar)` member (or save/load), "
+                  "or make it trivially copyable; raw pointers cannot cross processes. "
+                  "See docs/pickle.md.");
+  }
+}
+
+// ---- decode ---------------------------------------------------------------------
+
+template <class Source, class T>
+void decode(Source& s, T& value) {
+  constexpr Kind k = kind_v<T>;
+  if constexpr (k == Kind::Bool) {
+    std::uint8_t b;
+    s.get(&b, 1);
+    if (b > 1) raise_invalid("bool byte", b);
+    value = b != 0;
+  } else if constexpr (k == Kind::Scalar || k == Kind::Bytes) {
+    s.get(std::addressof(value), sizeof(T));
+  } else if constexpr (k == Kind::Monostate) {
+  } else if constexpr (k == Kind::String) {
+    using C = typename T::value_type;
+    std::size_t n = get_count(s, sizeof(C));
+    value.resize(n);
+    s.get(value.data(), n * sizeof(C));
+  } else if constexpr (k == Kind::VectorBool) {
+    std::size_t n = get_count(s, 1);
+    value.resize(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      bool b;
+      decode(s, b);
+      value[i] = b;
+    }
+  } else if constexpr (k == Kind::Sequence) {
+    using E = typename T::value_type;
+    std::size_t n = get_count(s, element_wire_v<E>);
+    if constexpr (is_raw<E>() && is_spec_v<T, std::vector>) {
+      value.resize(n);
+      s.get(value.data(), n * sizeof(E));
+    } else {
+      value.clear();
+      // Reserve up front only while that costs a small multiple of the bytes the count
+      // was checked against; bigger elements grow with what is actually decoded.
+      if constexpr (is_spec_v<T, std::vector>)
+        if constexpr (sizeof(E) <= 16 * element_wire_v<E>) value.reserve(n);
+      for (std::size_t i = 0; i < n; ++i) {
+        E& e = value.emplace_back();
+        decode_element<E>(s, [&] { decode(s, e); });
+      }
+    }
+  } else if constexpr (k == Kind::Array) {
+    if constexpr (is_raw<T>()) {
+      s.get(value.data(), sizeof(T));
+    } else {
+      for (auto& e : value) decode(s, e);
+    }
+  } else if constexpr (k == Kind::Associative) {
+    using K = typename T::key_type;
+    value.clear();
+    if constexpr (requires { typename T::mapped_type; }) {
+      using V = typename T::mapped_type;
+      std::size_t n = get_count(s, element_wire_v<K, V>);
+      if constexpr (requires { value.reserve(n); }) value.reserve(n);
+      for (std::size_t i = 0; i < n; ++i) {
+        K key{};
+        V mapped{};
+        decode_element<K, V>(s, [&] {
+          decode(s, key);
+          decode(s, mapped);
+        });
+        std::size_t before = value.size();
+        value.emplace_hint(value.end(), std::move(key), std::move(mapped));
+        if (value.size() == before) raise_duplicate_key();
+      }
+    } else {
+      std::size_t n = get_count(s, element_wire_v<K>);
+      if constexpr (requires { value.reserve(n); }) value.reserve(n);
+      for (std::size_t i = 0; i < n; ++i) {
+        K key{};
+        decode_element<K>(s, [&] { decode(s, key); });
+        std::size_t before = value.size();
+        value.emplace_hint(value.end(), std::move(key));
+        if (value.size() == before) raise_duplicate_key();
+      }
+    }
+  } else if constexpr (k == Kind::Optional) {
+    std::uint8_t flag;
+    s.get(&flag, 1);
+    if (flag > 1) raise_invalid("optional flag", flag);
+    if (flag == 0) value.reset();
+    else decode(s, value.emplace());
+  } else if constexpr (k == Kind::Variant) {
+    std::uint8_t index;
+    s.get(&index, 1);
+    if (index >= std::variant_size_v<T>) raise_invalid("variant index", index);
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      (void)((index == I ? (decode(s, value.template emplace<I>()), true) : false) || ...);
+    }(std::make_index_sequence<std::variant_size_v<T>>{});
+  } else if constexpr (k == Kind::Tuple) {
+    std::apply([&](auto&... member) { (decode(s, member), ...); }, value);
+  } else if constexpr (k == Kind::Cereal) {
+    if constexpr (std::is_same_v<Source, InputArchive>) s.process_user(value);
+    else static_assert(dependent_false_v<T>, "internal: a user type reached the fast reader");
+  } else {
+    static_assert(dependent_false_v<T>,
+                  "pyconc::pickle: this type cannot be unpickled. Give it a cereal "
+                  "`template <class Archive> void serialize(Archive& ar)` member (or save/load), "
+                  "or make it trivially copyable, and default-constructible. See docs/pickle.md.");
+  }
+}
+
+}  // namespace detail
+
+// ---- the cereal archives ------------------------------------------------------------
+
+/// pyconc's cereal output archive: appends to a std::vector<std::byte>. A user type's
+/// `serialize(Archive& ar)` receives one of these; `ar(x, y)`, `ar & x` and `ar << x`
+/// pickle x and y exactly as dumps would.
+///
+/// Thread safety: one archive is used by one thread at a time.
+class OutputArchive : public cereal::OutputArchive<OutputArchive, cereal::AllowEmptyClassElision> {
+  using Base = cereal::OutputArchive<OutputArchive, cereal::AllowEmptyClassElision>;
+
+ public:
+  explicit OutputArchive(std::vector<std::byte>& out) : Base(this), out_(&out) {}
+
+  template <class... T>
+  OutputArchive& operator()(T&&... values) {
+    (detail::encode(*this, std::as_const(values)), ...);
+    return *this;
+  }
+  template <class T>
+  OutputArchive& operator&(T&& value) {
+    return (*this)(std::forward<T>(value));
+  }
+  template <class T>
+  OutputArchive& operator<<(T&& value) {
+    return (*this)(std::forward<T>(value));
+  }
+
+  /// Appends `n` raw bytes (cereal's saveBinary).
+  void saveBinary(const void* data, std::size_t n) { put(data, n); }
+  void put(const void* data, std::size_t n) {
+    auto p = static_cast<const std::byte*>(data);
+    out_->insert(out_->end(), p, p + n);
+  }
+  std::size_t written() const noexcept { return out_->size(); }
+
+  /// Hands a user type to cereal (which calls its serialize/save).
+  template <class T>
+  void process_user(const T& value) {
+    if (++depth_ > detail::kMaxDepth) {
+      --depth_;
+      detail::raise_too_deep();
+    }
+    struct Leave {
+      int& d;
+      ~Leave() { --d; }
+    } leave{depth_};
+    Base::operator()(value);
+  }
+
+ private:
+  std::vector<std::byte>* out_;
+  int depth_ = 0;
+};
+
+/// pyconc's cereal input archive: reads a std::span<const std::byte> with a cursor. Every
+/// read is bounds-checked; running out of bytes raises ValueError.
+///
+/// Thread safety: one archive is used by one thread at a time.
+class InputArchive : public cereal::InputArchive<InputArchive, cereal::AllowEmptyClassElision> {
+  using Base = cereal::InputArchive<InputArchive, cereal::AllowEmptyClassElision>;
+
+ public:
+  explicit InputArchive(std::span<const std::byte> in) : Base(this), in_(in) {}
+
+  template <class... T>
+  InputArchive& operator()(T&&... values) {
+    (detail::decode(*this, values), ...);
+    return *this;
+  }
+  template <class T>
+  InputArchive& operator&(T&& value) {
+    return (*this)(std::forward<T>(value));
+  }
+  template <class T>
+  InputArchive& operator>>(T&& value) {
+    return (*this)(std::forward<T>(value));
+  }
+
+  /// Reads `n` raw bytes (cereal's loadBinary); ValueError when fewer are left.
+  void loadBinary(void* data, std::size_t n) { get(data, n); }
+  void get(void* data, std::size_t n) {
+    if (n > in_.size() - pos_) detail::raise_truncated(n, in_.size() - pos_);
+    if (n != 0) std::memcpy(data, in_.data() + pos_, n);
+    pos_ += n;
+  }
+  std::size_t left() const noexcept { return in_.size() - pos_; }
+  std::size_t position() const noexcept { return pos_; }
+
+  template <class T>
+  void process_user(T& value) {
+    if (++depth_ > detail::kMaxDepth) {
+      --depth_;
+      detail::raise_too_deep();
+    }
+    struct Leave {
+      int& d;
+      ~Leave() { --d; }
+    } leave{depth_};
+    Base::operator()(value);
+  }
+
+ private:
+  std::span<const std::byte> in_;
+  std::size_t pos_ = 0;
+  int depth_ = 0;
+};
+
+// What makes them cereal archives for cereal's own code paths (a save_minimal that
+// returns a number or a string, cereal's std type headers, binary_data, size tags).
+template <class T>
+  requires std::is_arithmetic_v<T>
+void CEREAL_SAVE_FUNCTION_NAME(OutputArchive& ar, const T& value) {
+  detail::encode(ar, value);
+}
+template <class T>
+  requires std::is_arithmetic_v<T>
+void CEREAL_LOAD_FUNCTION_NAME(InputArchive& ar, T& value) {
+  detail::decode(ar, value);
+}
+template <class C, class Tr, class A>
+void CEREAL_SAVE_FUNCTION_NAME(OutputArchive& ar, const std::basic_string<C, Tr, A>& value) {
+  detail::encode(ar, value);
+}
+template <class C, class Tr, class A>
+void CEREAL_LOAD_FUNCTION_NAME(InputArchive& ar, std::basic_string<C, Tr, A>& value) {
+  detail::decode(ar, value);
+}
+template <class T>
+void CEREAL_SAVE_FUNCTION_NAME(OutputArchive& ar, const cereal::BinaryData<T>& data) {
+  ar.put(data.data, static_cast<std::size_t>(data.size));
+}
+template <class T>
+void CEREAL_LOAD_FUNCTION_NAME(InputArchive& ar, cereal::BinaryData<T>& data) {
+  ar.get(data.data, static_cast<std::size_t>(data.size));
+}
+template <class T>
+void CEREAL_SAVE_FUNCTION_NAME(OutputArchive& ar, const cereal::SizeTag<T>& tag) {
+  detail::put_count(ar, static_cast<std::size_t>(tag.size));
+}
+/// A size tag read back is checked against the bytes left (every element costs at
+/// least one byte), so cereal's containers never allocate for a lying prefix.
+template <class T>
+void CEREAL_LOAD_FUNCTION_NAME(InputArchive& ar, cereal::SizeTag<T>& tag) {
+  tag.size = static_cast<std::remove_reference_t<T>>(detail::get_count(ar, 1));
+}
+template <class Archive, class T>
+CEREAL_ARCHIVE_RESTRICT(InputArchive, OutputArchive)
+CEREAL_SERIALIZE_FUNCTION_NAME(Archive& ar, cereal::NameValuePair<T>& nvp) {
+  ar(nvp.value);
+}
+
+}  // namespace pyconc::pickle
+
+CEREAL_REGISTER_ARCHIVE(pyconc::pickle::OutputArchive)
+CEREAL_REGISTER_ARCHIVE(pyconc::pickle::InputArchive)
+CEREAL_SETUP_ARCHIVE_TRAITS(pyconc::pickle::InputArchive, pyconc::pickle::OutputArchive)

@@ -1,0 +1,83 @@
+// Internals shared by process.cpp, the start methods and the contexts.
+#pragma once
+
+#include <signal.h>
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pyconc/detail/annotations.hpp"
+#include "pyconc/detail/timeout.hpp"
+#include "pyconc/multiprocessing/process.hpp"
+#include "pyconc/threading/lock.hpp"
+
+namespace pyconc::multiprocessing::detail {
+
+enum class Role {
+  child,    // a Process made here (started or not)
+  current,  // current_process()
+  parent,   // parent_process()
+};
+
+struct ProcessState {
+  ProcessState(Role r, std::string n, bool d);
+  ~ProcessState();
+  ProcessState(const ProcessState&) = delete;
+  ProcessState& operator=(const ProcessState&) = delete;
+
+  const Role role;
+  mutable threading::Lock mutex;
+  std::string name PYCONC_GUARDED_BY(mutex);
+  std::atomic<bool> daemon;
+  std::vector<int> identity;               // (1, 2) names "Process-1:2"; set before start
+  int creator_pid = 0;                     // the process that made this object
+  std::optional<std::string> method;       // the context's start method; nullopt: default
+  std::unique_ptr<ProcessTarget> target;   // Process(target, args...)
+  Process* self = nullptr;                 // a subclass object, during start()
+  std::atomic<bool> started{false};
+  std::atomic<bool> closed{false};
+  std::atomic<int> pid{0};
+  std::atomic<int> pidfd{-1};              // the sentinel
+  std::optional<int> returncode PYCONC_GUARDED_BY(mutex);
+};
+
+struct ProcessAccess {
+  static Process alias(std::shared_ptr<ProcessState> st) { return Process(std::move(st), Process::AliasTag{}); }
+  static ProcessState& state(const Process& p) { return p.state_ref(); }
+};
+
+/// Reaps the child when it has ended; its exit code, or nullopt while it runs.
+std::optional<int> poll_state(ProcessState& st);
+/// Waits until the child has ended or `deadline`; true when it has ended.
+bool wait_state(ProcessState& st, const pyconc::detail::Deadline& deadline);
+/// Sends `sig` unless the child was reaped already.
+void signal_state(ProcessState& st, int sig);
+
+Process& current_alias();
+std::shared_ptr<ProcessState> current_state();
+std::shared_ptr<ProcessState> parent_state();
+void add_child(const std::shared_ptr<ProcessState>& st);
+std::vector<std::shared_ptr<ProcessState>> children_snapshot();
+void reap_finished_children();
+std::string next_default_name(std::vector<int>& identity_out);
+
+/// Runs `job` on this process's launcher thread and waits for it.
+void run_in_launcher(std::function<void()>& job);
+/// Launches `st` with its start method; sets pid and pidfd.
+void launch(ProcessState& st);
+/// The fork start method.
+void launch_fork(ProcessState& st);
+/// In a child: runs the Process's activity; its exit code (1 after an exception, which
+/// is reported to stderr).
+int child_run(ProcessState& st);
+/// In a child: the exit work (threads, children), flush, _exit(code).
+[[noreturn]] void child_finish(int code);
+
+/// The start method a Process with `st` uses.
+std::string start_method_of(const ProcessState& st);
+
+}  // namespace pyconc::multiprocessing::detail
