@@ -49,7 +49,7 @@ struct ChunkHeader {
   u32 len;
   u32 flags;
   u32 check;
-  u32 reserved;
+  u32 total;  // FIRST chunk: the item's size (saturated), else 0
 };
 static_assert(sizeof(ChunkHeader) == kChunkHeader);
 
@@ -68,12 +68,14 @@ struct QueueHeader {
   std::atomic<u64> tail{0};
   std::atomic<u64> items_put{0};
   Redo put_redo;
+  u64 seen_head = 0;  // a recent head (under put_lock): re-read only when room seems short
 
   alignas(64) ProcessMutex get_lock;
   std::atomic<u32> mid_get{0};  // the consumer is inside a streamed item
   std::atomic<u64> head{0};
   std::atomic<u64> items_got{0};
   Redo get_redo;
+  u64 seen_tail = 0;  // a recent tail (under get_lock): re-read only when data seems short
 
   alignas(64) Signal data;   // consumers wait for tail to move
   alignas(64) Signal space;  // producers wait for head / items_got to move
@@ -192,8 +194,11 @@ void QueueCore::read_bytes(u64 pos, std::byte* dst, std::size_t n) const noexcep
   if (first < n) std::memcpy(dst + first, ring_, n - first);
 }
 
-void QueueCore::write_chunk_header(u64 pos, u32 len, u32 flags) noexcept {
-  ChunkHeader c{len, flags, check_word(h_->salt, pos, len, flags), 0};
+void QueueCore::write_chunk_header(u64 pos, u32 len, u32 flags, u64 total) noexcept {
+  // `total`: the whole item's size on its FIRST chunk (a hint for the reader's buffer),
+  // saturated at 4 GiB - 1.
+  u32 hint = static_cast<u32>(std::min<u64>(total, 0xffff'ffffu));
+  ChunkHeader c{len, flags, check_word(h_->salt ^ hint, pos, len, flags), hint};
   // 16-aligned positions in a ring of a power of two >= 4 KiB: never split.
   std::memcpy(ring_ + (pos & mask_), &c, sizeof c);
 }
@@ -220,7 +225,7 @@ void QueueCore::repair_put() noexcept {
   if (h_->mid_put.load(std::memory_order_relaxed)) {
     // It died inside a streamed item: end the item with ABORT (16 bytes are always
     // left free while an item is open).
-    write_chunk_header(tail, 0, kAbort);
+    write_chunk_header(tail, 0, kAbort, 0);
     commit_put(tail + kChunkHeader, h_->items_put.load(std::memory_order_relaxed), false);
   }
 }
@@ -237,8 +242,7 @@ void QueueCore::rescue_dead_producer() noexcept {
 }
 
 bool QueueCore::put(std::span<const std::byte> bytes, const Deadline& deadline, bool block) {
-  const Deadline now = Deadline::after(pyconc::Seconds(0));
-  const Deadline& dl = block ? deadline : now;
+  const Deadline dl = block ? deadline : Deadline::at(Deadline::Clock::time_point::min());
   auto r = h_->put_lock.lock(dl);
   if (r == ProcessMutex::Acquire::timeout) return false;
   Unlock unlock{h_->put_lock};
@@ -258,12 +262,21 @@ bool QueueCore::put(std::span<const std::byte> bytes, const Deadline& deadline, 
   const u64 items = h_->items_put.load(std::memory_order_relaxed);
   const u64 n = bytes.size();
   const u64 frame = round16(kChunkHeader + n);
-  auto free_bytes = [&] { return cap - (tail - h_->head.load(std::memory_order_seq_cst)); };
+  // Free bytes, reading the consumers' head (another cache line) only when the last
+  // value seen leaves less than `need`.
+  auto free_bytes = [&](u64 need = ~u64{0}) {
+    if (tail - h_->seen_head <= cap) {
+      u64 room = cap - (tail - h_->seen_head);
+      if (room >= need) return room;
+    }
+    h_->seen_head = h_->head.load(std::memory_order_seq_cst);
+    return cap - (tail - h_->seen_head);
+  };
 
   if (frame <= cap / 2) {
-    auto room = [&] { return free_bytes() >= frame; };
+    auto room = [&] { return free_bytes(frame) >= frame; };
     if (!room() && (!block || !wait_until(h_->space, room, dl, no_op))) return false;
-    write_chunk_header(tail, static_cast<u32>(n), kFirst | kLast);
+    write_chunk_header(tail, static_cast<u32>(n), kFirst | kLast, n);
     write_bytes(tail + kChunkHeader, bytes.data(), n);
     commit_put(tail + frame, items + 1, false);
     return true;
@@ -280,7 +293,7 @@ bool QueueCore::put(std::span<const std::byte> bytes, const Deadline& deadline, 
     auto room = [&] { return free_bytes() >= 2 * kChunkHeader + round16(wanted); };
     if (!room() && (!block || !wait_until(h_->space, room, dl, no_op))) {
       if (!first) {  // the item is given up: consumers drop what they took of it
-        write_chunk_header(tail, 0, kAbort);
+        write_chunk_header(tail, 0, kAbort, 0);
         commit_put(tail + kChunkHeader, items + 1, false);
       }
       return false;
@@ -290,7 +303,7 @@ bool QueueCore::put(std::span<const std::byte> bytes, const Deadline& deadline, 
     bool last = payload == left;
     if (!last) payload &= ~u64{15};
     u32 flags = (first ? kFirst : 0) | (last ? kLast : 0);
-    write_chunk_header(tail, static_cast<u32>(payload), flags);
+    write_chunk_header(tail, static_cast<u32>(payload), flags, first ? n : 0);
     write_bytes(tail + kChunkHeader, bytes.data() + off, payload);
     tail += round16(kChunkHeader + payload);
     off += payload;
@@ -306,8 +319,10 @@ void QueueCore::commit_get(u64 head, u64 items, bool mid) noexcept {
   h_->get_redo.pos.store(head, std::memory_order_release);
   h_->get_redo.items.store(items, std::memory_order_release);
   h_->get_redo.mid.store(mid ? 1 : 0, std::memory_order_release);
+  // items_got goes first: the seq_cst store of head then orders both before the read
+  // of the sleepers in notify() (repair re-derives items_got from the redo record).
+  h_->items_got.store(items, std::memory_order_release);
   h_->head.store(head, std::memory_order_seq_cst);  // the commit point
-  h_->items_got.store(items, std::memory_order_seq_cst);
   h_->mid_get.store(mid ? 1 : 0, std::memory_order_relaxed);
   notify(h_->space);
 }
@@ -346,8 +361,7 @@ void QueueCore::corrupt(const char* what) {
 }
 
 bool QueueCore::get(ItemSink& sink, const Deadline& deadline, bool block) {
-  const Deadline now = Deadline::after(pyconc::Seconds(0));
-  const Deadline& dl = block ? deadline : now;
+  const Deadline dl = block ? deadline : Deadline::at(Deadline::Clock::time_point::min());
   auto r = h_->get_lock.lock(dl);
   if (r == ProcessMutex::Acquire::timeout) return false;
   Unlock unlock{h_->get_lock};
@@ -357,7 +371,8 @@ bool QueueCore::get(ItemSink& sink, const Deadline& deadline, bool block) {
   for (;;) {
     const u64 head = h_->head.load(std::memory_order_relaxed);
     const bool mid = h_->mid_get.load(std::memory_order_relaxed) != 0;
-    u64 tail = h_->tail.load(std::memory_order_acquire);
+    u64 tail = h_->seen_tail;
+    if (tail == head || tail - head > cap) tail = h_->seen_tail = h_->tail.load(std::memory_order_acquire);
     if (tail == head) {
       auto ready = [&] { return h_->tail.load(std::memory_order_seq_cst) != head; };
       if (mid) {
@@ -371,7 +386,7 @@ bool QueueCore::get(ItemSink& sink, const Deadline& deadline, bool block) {
     if (tail - head > cap || (head & 15) != 0 || (tail & 15) != 0) corrupt("positions out of range");
     ChunkHeader c;
     std::memcpy(&c, ring_ + (head & mask_), sizeof c);
-    if (c.check != check_word(h_->salt, head, c.len, c.flags) || c.flags > (kFirst | kLast | kAbort) ||
+    if (c.check != check_word(h_->salt ^ c.total, head, c.len, c.flags) || c.flags > (kFirst | kLast | kAbort) ||
         ((c.flags & kAbort) && c.flags != kAbort))
       corrupt("bad chunk header");
     const u64 next = head + round16(kChunkHeader + c.len);
@@ -397,6 +412,9 @@ bool QueueCore::get(ItemSink& sink, const Deadline& deadline, bool block) {
     const bool last = (c.flags & kLast) != 0;
     std::byte* dst = nullptr;
     try {
+      // Room for the whole item up front, but never more than the ring could have
+      // delivered by now plus one ring: a lying hint cannot cause a huge allocation.
+      if ((c.flags & kFirst) && c.total > c.len) sink.reserve(std::min<u64>(c.total, cap + c.len));
       dst = sink.append(c.len);
     } catch (...) {
       // Could not take it (out of memory): the item is dropped, its rest skipped.

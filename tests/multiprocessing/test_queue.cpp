@@ -21,7 +21,9 @@
 #include <gtest/gtest.h>
 
 #include "mp_support.hpp"
+#include "pyconc/multiprocessing/context.hpp"
 #include "pyconc/multiprocessing/detail/shared_segment.hpp"
+#include "pyconc/multiprocessing/process.hpp"
 #include "pyconc/multiprocessing/queues.hpp"
 
 using namespace std::chrono_literals;
@@ -554,5 +556,56 @@ TEST(MpQueueRobust, CorruptPayloadIsValueErrorNotACrash) {
   q.put({"c"});
   EXPECT_EQ(q.get(), std::vector<std::string>{"c"});
 }
+
+}  // namespace
+
+// ---- as a Process argument, under every start method -----------------------------------
+
+namespace {
+
+void put_range(mp::Queue<long> q, long n) {
+  for (long i = 0; i < n; ++i) q.put(i);
+}
+
+void echo_doubled(mp::JoinableQueue<int> in, mp::SimpleQueue<int> out) {
+  for (;;) {
+    int x = in.get();
+    in.task_done();
+    if (x < 0) return;
+    out.put(2 * x);
+  }
+}
+
+class MpQueueProcess : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(MpQueueProcess, ChildPutsParentGets) {
+  auto ctx = mp::get_context(GetParam());
+  mp::Queue<long> q(4);
+  auto p = ctx.Process(put_range, q, 1000L);
+  p.start();
+  bool ordered = true;
+  for (long i = 0; i < 1000; ++i) ordered &= q.get(10s) == i;
+  EXPECT_TRUE(ordered);
+  p.join();
+  EXPECT_EQ(p.exitcode(), 0);
+}
+
+TEST_P(MpQueueProcess, JoinableAndSimpleAsArguments) {
+  auto ctx = mp::get_context(GetParam());
+  mp::JoinableQueue<int> in;
+  mp::SimpleQueue<int> out;
+  auto p = ctx.Process(echo_doubled, in, out);
+  p.start();
+  for (int i = 0; i < 50; ++i) in.put(i);
+  in.put(-1);
+  in.join();
+  EXPECT_EQ(in.unfinished_tasks(), 0u);
+  for (int i = 0; i < 50; ++i) EXPECT_EQ(out.get(), 2 * i);
+  p.join();
+  EXPECT_EQ(p.exitcode(), 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Methods, MpQueueProcess, ::testing::ValuesIn(pyconc_test::start_methods()),
+                         pyconc_test::method_name);
 
 }  // namespace

@@ -17,7 +17,7 @@ namespace pyconc::multiprocessing {
 struct QueueOptions {
   /// Bytes of the shared ring the items travel through, rounded up to a power of two
   /// (4 KiB .. 1 GiB). Items larger than half of it are streamed through in chunks.
-  std::size_t buffer_bytes = std::size_t{1} << 20;
+  std::size_t buffer_bytes = std::size_t{4} << 20;
 };
 
 namespace detail {

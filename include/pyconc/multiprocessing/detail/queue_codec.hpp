@@ -37,6 +37,9 @@ inline std::vector<std::byte>& queue_scratch() {
 
 template <class T>
 struct ItemCodec {
+  static_assert(pyconc::pickle::Picklable<T>,
+                "a multiprocessing queue's items must be picklable: give the type a cereal "
+                "`template <class Archive> void serialize(Archive& ar)` member (or save/load)");
   static std::span<const std::byte> encode(const T& value) {
     if constexpr (raw_item_v<T>) {
       return {reinterpret_cast<const std::byte*>(&value), sizeof(T)};
@@ -44,7 +47,8 @@ struct ItemCodec {
       return {reinterpret_cast<const std::byte*>(value.data()), value.size() * sizeof(typename T::value_type)};
     } else {
       auto& scratch = queue_scratch();
-      scratch = pyconc::pickle::dumps(value);
+      scratch.clear();
+      pyconc::pickle::dump_into(scratch, value);
       return {scratch.data(), scratch.size()};
     }
   }
@@ -76,6 +80,13 @@ struct ItemCodec {
         return p;
       }
     }
+    void reserve(std::size_t n) override {
+      if constexpr (contiguous_item<T>::value) {
+        value_.reserve(n / sizeof(typename T::value_type) + 1);
+      } else if constexpr (!raw_item_v<T>) {
+        queue_scratch().reserve(n);
+      }
+    }
     void reset() noexcept override {
       size_ = 0;
       bad_ = false;
@@ -91,7 +102,9 @@ struct ItemCodec {
           throw ValueError("multiprocessing queue: item is not of the requested type (size mismatch)");
         return std::move(value_);
       } else {
-        return pyconc::pickle::loads<T>(std::span<const std::byte>(queue_scratch().data(), size_));
+        T value{};
+        pyconc::pickle::load_from(std::span<const std::byte>(queue_scratch().data(), size_), value);
+        return value;
       }
     }
 

@@ -45,6 +45,8 @@ class ItemSink {
   /// Room for `n` more bytes (contents so far kept), or nullptr to drop them (the item
   /// cannot be a valid value; finish() then raises).
   virtual std::byte* append(std::size_t n) = 0;
+  /// A hint: the item will have about `n` bytes.
+  virtual void reserve(std::size_t n) = 0;
   /// Forget what arrived (the item was aborted by its dying producer).
   virtual void reset() noexcept = 0;
 
@@ -102,7 +104,7 @@ class QueueCore {
   void commit_get(std::uint64_t head, std::uint64_t items, bool mid) noexcept;
   void write_bytes(std::uint64_t pos, const std::byte* src, std::size_t n) noexcept;
   void read_bytes(std::uint64_t pos, std::byte* dst, std::size_t n) const noexcept;
-  void write_chunk_header(std::uint64_t pos, std::uint32_t len, std::uint32_t flags) noexcept;
+  void write_chunk_header(std::uint64_t pos, std::uint32_t len, std::uint32_t flags, std::uint64_t total) noexcept;
   void rescue_dead_producer() noexcept;
   void count_lost_item() noexcept;
   [[noreturn]] void corrupt(const char* what) noexcept(false);
