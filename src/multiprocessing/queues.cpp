@@ -30,11 +30,12 @@ constexpr std::size_t kMaxBuffer = std::size_t{1} << 30;
 // round trip between processes costs ~17 µs; the other side usually acts sooner).
 constexpr int kSpinIterations = 4000;
 
-// A wake-up word with the number of its sleepers: wakers make a syscall only when
-// someone sleeps.
+// A wake-up word and an "armed" flag that a waiter sets just before it sleeps: a waker
+// makes a syscall only when the flag is set, and clears it, so a burst of puts to a
+// sleeping consumer costs one futex_wake, not one per item.
 struct Signal {
   std::atomic<u32> seq{0};
-  std::atomic<u32> sleepers{0};
+  std::atomic<u32> armed{0};
 };
 
 // What one side is about to publish: re-applied by whoever takes its lock over when the
@@ -100,14 +101,14 @@ u32 check_word(u64 salt, u64 pos, u32 len, u32 flags) {
 }
 
 void notify(Signal& s) noexcept {
-  if (s.sleepers.load(std::memory_order_seq_cst) != 0) {
+  if (s.armed.load(std::memory_order_seq_cst) != 0 && s.armed.exchange(0, std::memory_order_seq_cst) != 0) {
     s.seq.fetch_add(1, std::memory_order_seq_cst);
     pyconc::detail::futex_wake_all(s.seq, /*shared=*/true);
   }
 }
 
 // Waits until ready() (whose loads are seq_cst, pairing with the wakers' seq_cst stores
-// and their read of `sleepers`), spinning first, then sleeping in slices; after each
+// and their read of `armed`), spinning first, then sleeping in slices; after each
 // slice on_slice() may look after a dead peer. False when the deadline passed.
 template <class Ready, class OnSlice>
 bool wait_until(Signal& s, Ready ready, const Deadline& deadline, OnSlice on_slice) {
@@ -117,14 +118,10 @@ bool wait_until(Signal& s, Ready ready, const Deadline& deadline, OnSlice on_sli
     if ((i & 255) == 255 && deadline.expired()) break;
   }
   for (;;) {
-    s.sleepers.fetch_add(1, std::memory_order_seq_cst);
     u32 seq = s.seq.load(std::memory_order_seq_cst);
-    if (ready()) {
-      s.sleepers.fetch_sub(1, std::memory_order_relaxed);
-      return true;
-    }
+    s.armed.exchange(1, std::memory_order_seq_cst);
+    if (ready()) return true;
     bool in_time = shared_wait_slice(s.seq, seq, deadline);
-    s.sleepers.fetch_sub(1, std::memory_order_relaxed);
     if (ready()) return true;
     if (!in_time) return false;
     on_slice();

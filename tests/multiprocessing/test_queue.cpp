@@ -284,7 +284,7 @@ TEST(MpSimpleQueue, Calls) {
 
 TEST(MpQueueFork, ProducerConsumerOrdering) {
   mp::Queue<long> q(16);
-  constexpr long kN = 50000;
+  constexpr long kN = 20000;
   pid_t child = ::fork();
   if (child == 0) {
     for (long i = 0; i < kN; ++i) q.put(i);
@@ -301,7 +301,7 @@ TEST(MpQueueFork, ProducerConsumerOrdering) {
 TEST(MpQueueFork, TwoProducersTwoConsumers) {
   mp::Queue<long> q(8);
   mp::Queue<long> sums;
-  constexpr long kN = 20000;
+  constexpr long kN = 5000;
   std::vector<pid_t> kids;
   for (int p = 0; p < 2; ++p) {
     pid_t c = ::fork();
