@@ -66,10 +66,12 @@ test-asan: deps
 test-dev: deps
 	$(call run_suite,dev)
 
-# Compile-only: clang's thread-safety analysis over the library, tests and benchmarks.
+# Compile-only: clang's thread-safety analysis over the library, tests and benchmarks;
+# then pickle's libFuzzer target runs for 30 s (built in this clang configuration).
 test-thread-safety: deps
 	cmake --preset thread-safety >/dev/null
 	cmake --build --preset thread-safety -j $(JOBS)
+	ctest --test-dir build/thread-safety -R '^pickle\.fuzz_loads$$' --output-on-failure
 
 clean:
 	rm -rf build

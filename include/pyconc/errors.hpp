@@ -71,6 +71,7 @@ PYCONC_DEFINE_ERROR(RuntimeError, Error, "RuntimeError");
 PYCONC_DEFINE_ERROR(NotImplementedError, RuntimeError, "NotImplementedError");
 PYCONC_DEFINE_ERROR(BrokenBarrierError, RuntimeError, "threading.BrokenBarrierError");
 PYCONC_DEFINE_ERROR(ValueError, Error, "ValueError");
+PYCONC_DEFINE_ERROR(IndexError, Error, "IndexError");
 PYCONC_DEFINE_ERROR(OverflowError, Error, "OverflowError");
 PYCONC_DEFINE_ERROR(EOFError, Error, "EOFError");
 PYCONC_DEFINE_ERROR(CancelledError, Error, "CancelledError");

@@ -78,8 +78,7 @@ void dump_into(std::vector<std::byte>& out, const T& value) {
   if constexpr (!detail::uses_cereal<T>()) {
     if constexpr (detail::is_raw<T>()) {
       // The hot path (an int, a struct): one bounds check and a copy.
-      auto p = reinterpret_cast<const std::byte*>(std::addressof(value));
-      out.insert(out.end(), p, p + sizeof(T));
+      detail::append(out, std::addressof(value), sizeof(T));
     } else {
       std::size_t mark = out.size();
       try {

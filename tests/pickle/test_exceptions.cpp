@@ -2,8 +2,10 @@
 // ones and registered user types come back as themselves; anything else as RemoteError.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cerrno>
 #include <stdexcept>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -210,4 +212,31 @@ TEST(PickleExceptions, RegistrationConflicts) {
   EXPECT_TRUE(pickle::register_exception<app::QuotaError>("app::QuotaError"));  // again: no-op
   EXPECT_THROW(pickle::register_exception<app::Unregistered>("app::QuotaError"), pyconc::ValueError);
   EXPECT_THROW(pickle::register_exception<app::QuotaError>("another name"), pyconc::ValueError);
+}
+
+namespace app {
+struct LateError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+}  // namespace app
+
+TEST(PickleExceptions, ManyThreadsAtOnce) {
+  std::vector<std::thread> threads;
+  std::atomic<int> good{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([t, &good] {
+      if (t == 0) pickle::register_exception<app::LateError>("app::LateError");
+      for (int i = 0; i < 500; ++i) {
+        auto bytes = pickle::dump_exception(std::make_exception_ptr(pyconc::OSError(i, "x" + std::to_string(i))));
+        try {
+          pickle::raise_exception(bytes);
+        } catch (const pyconc::OSError& e) {
+          if (e.errnum() == i) good.fetch_add(1);
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(good.load(), 2000);
+  EXPECT_THROW(pickle::raise_exception(dump(app::LateError("late"))), app::LateError);
 }

@@ -271,14 +271,18 @@ inline constexpr bool dependent_false_v = false;
 
 // ---- sinks and sources --------------------------------------------------------------
 
+/// Appends `n` bytes to `out` (a resize and a memcpy: faster than a range insert).
+inline void append(std::vector<std::byte>& out, const void* data, std::size_t n) {
+  std::size_t old = out.size();
+  out.resize(old + n);
+  if (n != 0) std::memcpy(out.data() + old, data, n);
+}
+
 /// Appends to a byte vector: the writer of type trees without user types.
 class FastWriter {
  public:
   explicit FastWriter(std::vector<std::byte>& out) noexcept : out_(&out) {}
-  void put(const void* data, std::size_t n) {
-    auto p = static_cast<const std::byte*>(data);
-    out_->insert(out_->end(), p, p + n);
-  }
+  void put(const void* data, std::size_t n) { append(*out_, data, n); }
   std::size_t written() const noexcept { return out_->size(); }
 
  private:
@@ -389,9 +393,9 @@ void encode(Sink& s, const T& value) {
     if constexpr (requires { typename T::mapped_type; }) {
       using K = typename T::key_type;
       using V = typename T::mapped_type;
-      for (const auto& [key, mapped] : value) encode_element<K, V>(s, [&] {
-          encode(s, key);
-          encode(s, mapped);
+      for (const auto& entry : value) encode_element<K, V>(s, [&] {
+          encode(s, entry.first);
+          encode(s, entry.second);
         });
     } else {
       using K = typename T::key_type;
@@ -555,10 +559,7 @@ class OutputArchive : public cereal::OutputArchive<OutputArchive, cereal::AllowE
 
   /// Appends `n` raw bytes (cereal's saveBinary).
   void saveBinary(const void* data, std::size_t n) { put(data, n); }
-  void put(const void* data, std::size_t n) {
-    auto p = static_cast<const std::byte*>(data);
-    out_->insert(out_->end(), p, p + n);
-  }
+  void put(const void* data, std::size_t n) { detail::append(*out_, data, n); }
   std::size_t written() const noexcept { return out_->size(); }
 
   /// Hands a user type to cereal (which calls its serialize/save).
