@@ -178,6 +178,7 @@ std::size_t QueueCore::qsize() const noexcept {
 bool QueueCore::full() const noexcept { return h_->maxsize > 0 && qsize() >= static_cast<u64>(h_->maxsize); }
 
 void QueueCore::write_bytes(u64 pos, const std::byte* src, std::size_t n) noexcept {
+  if (n == 0) return;  // an empty vector's data() may be null
   std::size_t off = pos & mask_;
   std::size_t first = std::min<std::size_t>(n, h_->capacity - off);
   std::memcpy(ring_ + off, src, first);
@@ -185,6 +186,7 @@ void QueueCore::write_bytes(u64 pos, const std::byte* src, std::size_t n) noexce
 }
 
 void QueueCore::read_bytes(u64 pos, std::byte* dst, std::size_t n) const noexcept {
+  if (n == 0) return;
   std::size_t off = pos & mask_;
   std::size_t first = std::min<std::size_t>(n, h_->capacity - off);
   std::memcpy(dst, ring_ + off, first);
