@@ -167,8 +167,57 @@ def cpu_bound_speedup_processes(limit):
     emit("cpu_bound_speedup.processes", serial_time / parallel_time, "x", limit)
 
 
+def _mp_stream_child(q, n):
+    for i in range(n):
+        q.put(i)
+    q.put(-1)
+
+
+def mp_queue_stream(n):
+    """A child process puts n ints then -1 into a multiprocessing.Queue; the parent gets them."""
+    import multiprocessing
+    ctx = multiprocessing.get_context("fork")
+    q = ctx.Queue()
+    start = time.perf_counter()
+    p = ctx.Process(target=_mp_stream_child, args=(q, n))
+    p.start()
+    total = count = 0
+    while (v := q.get()) >= 0:
+        total += v
+        count += 1
+    elapsed = time.perf_counter() - start
+    p.join()
+    check(count == n and total == n * (n - 1) // 2, "every int arrived once")
+    emit("mp_queue_stream", n / elapsed, "items/s", n)
+
+
+def _mp_bulk_child(q, n):
+    item = bytearray(1 << 20)
+    for i in range(n):
+        item[0] = i & 0xFF
+        q.put(bytes(item))
+
+
+def mp_queue_bulk(n):
+    """A child process puts n items of 1 MiB into a multiprocessing.Queue; the parent gets them."""
+    import multiprocessing
+    ctx = multiprocessing.get_context("fork")
+    q = ctx.Queue()
+    start = time.perf_counter()
+    p = ctx.Process(target=_mp_bulk_child, args=(q, n))
+    p.start()
+    ok = True
+    for i in range(n):
+        item = q.get()
+        ok = ok and len(item) == 1 << 20 and item[0] == i & 0xFF
+    elapsed = time.perf_counter() - start
+    p.join()
+    check(ok, "every item arrived intact")
+    emit("mp_queue_bulk", n * (1 << 20) / elapsed / 1e9, "GB/s", n)
+
+
 WORKLOADS = {f.__name__: f for f in (lock_2threads, thread_pool_submit, queue_1p1c, cpu_bound_speedup,
-                                     cpu_bound_speedup_processes, pipe_pingpong)}
+                                     cpu_bound_speedup_processes, pipe_pingpong, mp_queue_stream, mp_queue_bulk)}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in WORKLOADS:
