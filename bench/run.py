@@ -76,6 +76,37 @@ def workloads(bin_dir, quick):
             "python-stdlib": py("cpu_bound_speedup", limit),
         },
     })
+    table.append({
+        "id": "cpu_bound_speedup.processes", "n": limit, "primary": "pyconc",
+        "impls": {
+            "pyconc": prog("cpu_bound_speedup", "processes", "--n", str(limit)),
+            "python-stdlib": py("cpu_bound_speedup_processes", limit),
+        },
+    })
+    n = 20_000 if quick else 100_000
+    table.append({
+        "id": "pipe_pingpong", "n": n, "primary": "pyconc",
+        "impls": {
+            "pyconc": prog("pipe_pingpong", "pyconc", "--n", str(n)),
+            "python-stdlib": py("pipe_pingpong", n // 5),
+        },
+    })
+    n = 200_000 if quick else 2_000_000
+    table.append({
+        "id": "mp_queue_stream", "n": n, "primary": "pyconc",
+        "impls": {
+            "pyconc": prog("mp_queue_stream", "pyconc", "--n", str(n)),
+            "python-stdlib": py("mp_queue_stream", n // 10),
+        },
+    })
+    n = 256 if quick else 2048
+    table.append({
+        "id": "mp_queue_bulk", "n": n, "primary": "pyconc",
+        "impls": {
+            "pyconc": prog("mp_queue_stream", "pyconc", "--bulk", "--n", str(n)),
+            "python-stdlib": py("mp_queue_bulk", max(n // 8, 32)),
+        },
+    })
     return table
 
 

@@ -1,12 +1,22 @@
 // Start methods and contexts (Python's multiprocessing.get_context and friends).
 #pragma once
 
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "pyconc/multiprocessing/barrier.hpp"
+#include "pyconc/multiprocessing/condition.hpp"
+#include "pyconc/multiprocessing/connection.hpp"
+#include "pyconc/multiprocessing/event.hpp"
+#include "pyconc/multiprocessing/lock.hpp"
 #include "pyconc/multiprocessing/process.hpp"
+#include "pyconc/multiprocessing/queues.hpp"
+#include "pyconc/multiprocessing/rlock.hpp"
+#include "pyconc/multiprocessing/semaphore.hpp"
+#include "pyconc/multiprocessing/sharedctypes.hpp"
 
 namespace pyconc::multiprocessing {
 
@@ -44,6 +54,53 @@ class Context {
     p.set_start_method(method_);
     return p;
   }
+  // The shared objects, as Python's context offers them (ctx.Queue(), ctx.Lock(), ...).
+  // pyconc's shared objects work under every start method, so these only forward to
+  // the constructors: ctx.Queue<int>(5) is multiprocessing::Queue<int>(5).
+  template <class T, class... A>
+  multiprocessing::Queue<T> Queue(A&&... a) const { return multiprocessing::Queue<T>(std::forward<A>(a)...); }
+  template <class T, class... A>
+  multiprocessing::JoinableQueue<T> JoinableQueue(A&&... a) const {
+    return multiprocessing::JoinableQueue<T>(std::forward<A>(a)...);
+  }
+  template <class T, class... A>
+  multiprocessing::SimpleQueue<T> SimpleQueue(A&&... a) const {
+    return multiprocessing::SimpleQueue<T>(std::forward<A>(a)...);
+  }
+  std::pair<Connection, Connection> Pipe(bool duplex = true) const { return multiprocessing::Pipe(duplex); }
+  template <class... A>
+  multiprocessing::Lock Lock(A&&... a) const { return multiprocessing::Lock(std::forward<A>(a)...); }
+  template <class... A>
+  multiprocessing::RLock RLock(A&&... a) const { return multiprocessing::RLock(std::forward<A>(a)...); }
+  template <class... A>
+  multiprocessing::Semaphore Semaphore(A&&... a) const { return multiprocessing::Semaphore(std::forward<A>(a)...); }
+  template <class... A>
+  multiprocessing::BoundedSemaphore BoundedSemaphore(A&&... a) const {
+    return multiprocessing::BoundedSemaphore(std::forward<A>(a)...);
+  }
+  template <class... A>
+  multiprocessing::Condition Condition(A&&... a) const { return multiprocessing::Condition(std::forward<A>(a)...); }
+  template <class... A>
+  multiprocessing::Event Event(A&&... a) const { return multiprocessing::Event(std::forward<A>(a)...); }
+  template <class... A>
+  multiprocessing::Barrier Barrier(A&&... a) const { return multiprocessing::Barrier(std::forward<A>(a)...); }
+  template <class T, class... A>
+  multiprocessing::Value<T> Value(A&&... a) const { return multiprocessing::Value<T>(std::forward<A>(a)...); }
+  template <class T, class... A>
+  multiprocessing::Array<T> Array(A&&... a) const { return multiprocessing::Array<T>(std::forward<A>(a)...); }
+  template <class T>
+  multiprocessing::Array<T> Array(std::initializer_list<T> values, LockOption lock = true) const {
+    return multiprocessing::Array<T>(values, std::move(lock));
+  }
+  template <class T, class... A>
+  multiprocessing::RawValue<T> RawValue(A&&... a) const { return multiprocessing::RawValue<T>(std::forward<A>(a)...); }
+  template <class T, class... A>
+  multiprocessing::RawArray<T> RawArray(A&&... a) const { return multiprocessing::RawArray<T>(std::forward<A>(a)...); }
+  template <class T>
+  multiprocessing::RawArray<T> RawArray(std::initializer_list<T> values) const {
+    return multiprocessing::RawArray<T>(values);
+  }
+
   /// Makes `p` (e.g. a Process subclass object) start with this context's method.
   void bind(multiprocessing::Process& p) const { p.set_start_method(method_); }
 
