@@ -66,7 +66,7 @@ const std::vector<Seed> kSeeds = {
     {"producer_consumer", "producer and consumer over queue.Queue(maxsize=5)"},
     {"fetch_urls", "ThreadPoolExecutor + as_completed fetching URLs (local server, libcurl)"},
     {"cpu_bound_pool", "CPU-bound work with ThreadPoolExecutor.map over chunks"},
-    {"mp_hello", "hello from a multiprocessing.Process (fork and spawn)"},
+    {"mp_hello", "hello from a multiprocessing.Process: Process(target=f, args=(\"bob\",))"},
     {"mp_squares", "squares computed in a child Process, sent back through a multiprocessing.Queue"},
     {"mp_factorials", "factorials in parallel Processes"},
 };
