@@ -253,13 +253,17 @@ void launch_forkserver(ProcessState& st) {
   }
   int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
   if (pidfd < 0) {
-    // Ended and reaped already; the status pipe still says how.
-    std::int32_t ws = 0;
-    bool got = read_exact(status[0], &ws, sizeof ws);
-    ::close(status[0]);
-    ::close(ack[0]);
-    AckResult none;
-    raise_launch_error(none, got ? std::optional<int>(decode_status(ws)) : std::nullopt, "forkserver");
+    // The child ended and the server reaped it already (a target that returns at once
+    // can). It may well have loaded its arguments first: the ack pipe says. Its sentinel
+    // is then the status pipe, which is readable once the server wrote how it ended
+    // (and stays readable: the server closes its end after that).
+    pidfd = ::dup(status[0]);
+    if (pidfd < 0) {
+      int err = errno;
+      ::close(status[0]);
+      ::close(ack[0]);
+      raise_os_error(err, "dup");
+    }
   }
   AckResult result = wait_ack(ack[0], pidfd);
   ::close(ack[0]);
