@@ -1,5 +1,6 @@
 #include "pyconc/multiprocessing/detail/reduction.hpp"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "pyconc/errors.hpp"
@@ -35,6 +36,9 @@ int import_fd(std::uint32_t index) {
     throw ValueError("corrupt message: file descriptor index out of range or used twice");
   int fd = t_import->fds_[index];
   t_import->fds_[index] = -1;
+  // Inherited across exec on purpose; from now on it is an ordinary fd of this process,
+  // which a program it runs must not inherit (Python's fds are non-inheritable too).
+  ::fcntl(fd, F_SETFD, FD_CLOEXEC);
   return fd;
 }
 
