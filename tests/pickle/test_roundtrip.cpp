@@ -6,12 +6,15 @@
 #include <cmath>
 #include <cstring>
 #include <deque>
+#include <functional>
 #include <limits>
 #include <list>
 #include <map>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <unordered_map>
 #include <unordered_set>
@@ -368,3 +371,8 @@ static_assert(!pickle::Picklable<void (*)()>);
 static_assert(!pickle::Picklable<std::vector<const char*>>);
 static_assert(!pickle::Picklable<std::tuple<int&>>);
 static_assert(!pickle::Picklable<std::vector<NotTrivial>>);
+// Views are trivially copyable but hold the sender's addresses.
+static_assert(!pickle::Picklable<std::string_view>);
+static_assert(!pickle::Picklable<std::span<const int>>);
+static_assert(!pickle::Picklable<std::reference_wrapper<int>>);
+static_assert(!pickle::Picklable<std::vector<std::string_view>>);

@@ -35,6 +35,7 @@
 #include <cstdint>
 #include <cstring>
 #include <deque>
+#include <functional>
 #include <list>
 #include <map>
 #include <memory>
@@ -42,6 +43,7 @@
 #include <set>
 #include <span>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <type_traits>
 #include <unordered_map>
@@ -129,6 +131,18 @@ constexpr bool has_user_serialization() {
          cereal::traits::detail::count_input_serializers<T, InputArchive>::value > 0;
 }
 
+/// The standard library's trivially copyable types that only point at data elsewhere.
+template <class T>
+struct is_view : std::false_type {};
+template <class C, class Traits>
+struct is_view<std::basic_string_view<C, Traits>> : std::true_type {};
+template <class E, std::size_t N>
+struct is_view<std::span<E, N>> : std::true_type {};
+template <class E>
+struct is_view<std::reference_wrapper<E>> : std::true_type {};
+template <class T>
+inline constexpr bool is_view_v = is_view<T>::value;
+
 template <class T>
 constexpr Kind kind_of() {
   if constexpr (std::is_reference_v<T> || std::is_const_v<T> || std::is_volatile_v<T>) return Kind::None;
@@ -145,6 +159,8 @@ constexpr Kind kind_of() {
   else if constexpr (is_spec_v<T, std::tuple> || is_spec_v<T, std::pair>) return Kind::Tuple;
   else if constexpr (std::is_pointer_v<T> || std::is_member_pointer_v<T> || std::is_null_pointer_v<T>)
     return Kind::None;  // an address means nothing in another process
+  else if constexpr (is_view_v<T>)
+    return Kind::None;  // views hold addresses too: send the std::string / std::vector
   else if constexpr (std::is_class_v<T> && has_user_serialization<T>()) return Kind::Cereal;
   else if constexpr (std::is_array_v<T>) return Kind::None;  // use std::array
   else if constexpr (std::is_trivially_copyable_v<T> && std::is_class_v<T>) return Kind::Bytes;
