@@ -1,8 +1,11 @@
 // multiprocessing's shared ctypes: Value, Array (synchronised), RawValue, RawArray.
 #include <chrono>
+#include <limits>
 #include <mutex>
 #include <thread>
 #include <vector>
+
+#include <limits>
 
 #include <gtest/gtest.h>
 
@@ -122,6 +125,13 @@ TEST(MpArray, FromSizeAndFromValues) {
   mp::Array<int> empty(std::size_t{0});
   EXPECT_EQ(empty.size(), 0u);
   EXPECT_TRUE(empty.list().empty());
+}
+
+TEST(MpArray, ASizeBeyondMemoryIsOverflowError) {
+  // As Python's Array(c_double, huge) raises OverflowError; never a wrapped-around size.
+  std::size_t huge = std::numeric_limits<std::size_t>::max() / sizeof(double) + 2;
+  EXPECT_THROW((void)mp::RawArray<double>(huge), pyconc::OverflowError);
+  EXPECT_THROW((void)mp::Array<double>(huge), pyconc::OverflowError);
 }
 
 TEST(MpArray, ItemsAndSlices) {

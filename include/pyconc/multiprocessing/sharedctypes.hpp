@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstring>
+#include <limits>
 #include <initializer_list>
 #include <memory>
 #include <optional>
@@ -29,10 +30,16 @@ namespace detail {
 /// `count` elements of T in a segment of their own (at least one byte).
 template <class T>
 class SharedElements {
+  static std::size_t checked_bytes(std::size_t count) {
+    if (count > std::numeric_limits<std::size_t>::max() / sizeof(T))
+      throw OverflowError("too many elements for a shared array");
+    return count * sizeof(T);
+  }
+
  public:
   SharedElements() = default;
   explicit SharedElements(std::size_t count)
-      : segment_(SharedSegment::create(std::max<std::size_t>(1, count * sizeof(T)))), count_(count) {}
+      : segment_(SharedSegment::create(std::max<std::size_t>(1, checked_bytes(count)))), count_(count) {}
   T* data() const noexcept { return static_cast<T*>(segment_->data()); }
   std::size_t size() const noexcept { return count_; }
 
