@@ -326,11 +326,15 @@ void QueueCore::commit_get(u64 head, u64 items, bool mid) noexcept {
   notify(h_->space);
 }
 
-void QueueCore::count_lost_item() noexcept {
-  // A lost item counts as done, so join() does not wait for it forever.
+void QueueCore::count_lost_item(u64 count) noexcept {
+  // A lost item counts as done, so join() does not wait for it forever (never beyond
+  // what was put, even when the counters themselves were scribbled over).
   u64 done = h_->tasks_done.load(std::memory_order_relaxed);
-  while (done < h_->items_put.load(std::memory_order_acquire) &&
-         !h_->tasks_done.compare_exchange_weak(done, done + 1, std::memory_order_seq_cst)) {
+  for (;;) {
+    u64 put = h_->items_put.load(std::memory_order_acquire);
+    if (done >= put) break;
+    u64 target = put - done < count ? put : done + count;
+    if (h_->tasks_done.compare_exchange_weak(done, target, std::memory_order_seq_cst)) break;
   }
   notify(h_->tasks);
 }
@@ -352,6 +356,14 @@ void QueueCore::repair_get() noexcept {
 
 void QueueCore::corrupt(const char* what) {
   // Nothing after a corrupt frame can be trusted: drop everything published so far.
+  // The dropped items (and one being taken) count as done, so join() is not left
+  // waiting for them.
+  {
+    u64 put = h_->items_put.load(std::memory_order_acquire);
+    u64 got = h_->items_got.load(std::memory_order_relaxed);
+    u64 mid = h_->mid_get.load(std::memory_order_relaxed) != 0 ? 1 : 0;
+    count_lost_item((put > got ? put - got : 0) + mid);
+  }
   u64 tail = h_->tail.load(std::memory_order_acquire);
   commit_get(tail, std::max(h_->items_put.load(std::memory_order_acquire), h_->items_got.load(std::memory_order_relaxed)),
              false);
@@ -417,7 +429,7 @@ bool QueueCore::get(ItemSink& sink, const Deadline& deadline, bool block) {
       dst = sink.append(c.len);
     } catch (...) {
       // Could not take it (out of memory): the item is dropped, its rest skipped.
-      if (mid) count_lost_item();
+      count_lost_item();
       commit_get(next, (c.flags & kFirst) ? items + 1 : items, false);
       throw;
     }

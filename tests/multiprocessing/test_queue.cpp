@@ -546,6 +546,18 @@ TEST(MpQueueRobust, CorruptRingRaisesValueError) {
   EXPECT_EQ(q.get(), "three");
 }
 
+TEST(MpQueueRobust, ItemsDiscardedAsCorruptCountAsDoneForJoin) {
+  mp::JoinableQueue<std::string> q;
+  q.put("one");
+  q.put("two");
+  EXPECT_EQ(q.unfinished_tasks(), 2u);
+  std::byte* ring = q.ring_for_testing();
+  for (int i = 0; i < 16; ++i) ring[i] = std::byte{0xAB};
+  EXPECT_THROW(q.get(), ValueError);
+  EXPECT_EQ(q.unfinished_tasks(), 0u);
+  q.join();  // nothing is left to wait for
+}
+
 TEST(MpQueueRobust, CorruptPayloadIsValueErrorNotACrash) {
   mp::Queue<std::vector<std::string>> q;
   q.put({"a", "b"});

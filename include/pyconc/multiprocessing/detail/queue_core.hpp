@@ -106,7 +106,7 @@ class QueueCore {
   void read_bytes(std::uint64_t pos, std::byte* dst, std::size_t n) const noexcept;
   void write_chunk_header(std::uint64_t pos, std::uint32_t len, std::uint32_t flags, std::uint64_t total) noexcept;
   void rescue_dead_producer() noexcept;
-  void count_lost_item() noexcept;
+  void count_lost_item(std::uint64_t count = 1) noexcept;
   [[noreturn]] void corrupt(const char* what) noexcept(false);
 
   std::shared_ptr<SharedSegment> segment_;
