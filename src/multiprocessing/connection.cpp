@@ -212,7 +212,11 @@ struct ConnectionState {
         int holder = static_cast<int>(word & ProcessMutex::kPidMask);
         std::atomic_thread_fence(std::memory_order_seq_cst);
         if (!has_data()) {
-          if (holder == 0) corrupt("a message is shorter than its length header");
+          if (holder == 0) {
+            // A sender that failed mid-message marks the stream broken before it unlocks.
+            if (in->broken.load()) return Ready::eof;
+            corrupt("a message is shorter than its length header");
+          }
           if (!multiprocessing::detail::process_alive(holder)) {
             in->broken.store(1);  // the rest of this message will never come
             return Ready::eof;
@@ -338,8 +342,19 @@ struct ConnectionState {
         if (n > 0) publish_head(head);
       }
     };
-    put(header, 8);
-    put(data, size);
+    const std::uint64_t start = head;
+    try {
+      put(header, 8);
+      put(data, size);
+    } catch (...) {
+      // Part of the message is out already: the next message would be read as its rest.
+      // The stream is lost; the reader gets EOFError once it reaches the gap.
+      if (out->head.load(std::memory_order_relaxed) != start) {
+        out->broken.store(1);
+        wake_reader();
+      }
+      throw;
+    }
     publish_head(head);
   }
 
