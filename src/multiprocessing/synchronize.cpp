@@ -337,13 +337,16 @@ bool Condition::wait_until(const Deadline& deadline) {
       break;
     }
   if (slot == nullptr) {
-    // Full: free the slots of waiters that died.
-    for (auto& candidate : s.slots)
-      if (candidate.state.load(std::memory_order_relaxed) == CState::kWaiting && !detail::process_alive(candidate.pid)) {
+    // Full: free the slots of waiters that died, waiting or notified (one killed after
+    // its notify, before it took its slot back).
+    for (auto& candidate : s.slots) {
+      auto state = candidate.state.load(std::memory_order_relaxed);
+      if ((state == CState::kWaiting || state == CState::kNotified) && !detail::process_alive(candidate.pid)) {
         candidate.state.store(CState::kFree, std::memory_order_relaxed);
-        --s.waiting;
+        if (state == CState::kWaiting) --s.waiting;
         if (slot == nullptr) slot = &candidate;
       }
+    }
   }
   if (slot == nullptr) {
     s.mutex.unlock();
