@@ -2,6 +2,7 @@
 // queue_core.hpp for the layout, the framing and how a dead producer or consumer is
 // repaired.
 #include <algorithm>
+#include <cerrno>
 #include <bit>
 #include <cstring>
 #include <new>
@@ -135,6 +136,28 @@ struct Unlock {
 
 }  // namespace
 
+// A wait condition that also ends when this handle is closed (SPEC rule 12: close()
+// interrupts the calls blocked on it).
+template <class Ready>
+auto QueueCore::or_closed(Ready ready) const {
+  return [this, ready] { return closed_->load(std::memory_order_acquire) || ready(); };
+}
+
+void QueueCore::close() noexcept {
+  closed_->store(true, std::memory_order_seq_cst);
+  // Wake this process's blocked callers (other processes' sleepers wake too, find
+  // nothing changed and sleep again).
+  for (Signal* s : {&h_->space, &h_->data}) {
+    s->seq.fetch_add(1, std::memory_order_seq_cst);
+    pyconc::detail::futex_wake_all(s->seq, /*shared=*/true);
+  }
+}
+
+void QueueCore::raise_closed() const {
+  if (h_->kind == static_cast<u32>(Kind::simple)) raise_os_error(EBADF, "SimpleQueue is closed");
+  throw ValueError("Queue is closed");
+}
+
 QueueCore::QueueCore(std::shared_ptr<SharedSegment> segment)
     : segment_(std::move(segment)),
       h_(static_cast<QueueHeader*>(segment_->data())),
@@ -246,6 +269,7 @@ bool QueueCore::put(std::span<const std::byte> bytes, const Deadline& deadline, 
   if (r == ProcessMutex::Acquire::timeout) return false;
   Unlock unlock{h_->put_lock};
   if (r == ProcessMutex::Acquire::owner_died) repair_put();
+  if (closed_->load(std::memory_order_acquire)) raise_closed();  // closed while we queued for the lock
 
   const u64 cap = h_->capacity;
   auto no_op = [] {};
@@ -254,7 +278,8 @@ bool QueueCore::put(std::span<const std::byte> bytes, const Deadline& deadline, 
     auto slot = [&] {
       return h_->items_put.load(std::memory_order_relaxed) - h_->items_got.load(std::memory_order_seq_cst) < max;
     };
-    if (!slot() && (!block || !wait_until(h_->space, slot, dl, no_op))) return false;
+    if (!slot() && (!block || !wait_until(h_->space, or_closed(slot), dl, no_op))) return false;
+    if (closed_->load(std::memory_order_acquire)) raise_closed();
   }
 
   u64 tail = h_->tail.load(std::memory_order_relaxed);
@@ -274,7 +299,8 @@ bool QueueCore::put(std::span<const std::byte> bytes, const Deadline& deadline, 
 
   if (frame <= cap / 2) {
     auto room = [&] { return free_bytes(frame) >= frame; };
-    if (!room() && (!block || !wait_until(h_->space, room, dl, no_op))) return false;
+    if (!room() && (!block || !wait_until(h_->space, or_closed(room), dl, no_op))) return false;
+    if (closed_->load(std::memory_order_acquire)) raise_closed();
     write_chunk_header(tail, static_cast<u32>(n), kFirst | kLast, n);
     write_bytes(tail + kChunkHeader, bytes.data(), n);
     commit_put(tail + frame, items + 1, false);
@@ -290,11 +316,14 @@ bool QueueCore::put(std::span<const std::byte> bytes, const Deadline& deadline, 
     u64 left = n - off;
     u64 wanted = std::min<u64>({left, max_payload, 4096});
     auto room = [&] { return free_bytes() >= 2 * kChunkHeader + round16(wanted); };
-    if (!room() && (!block || !wait_until(h_->space, room, dl, no_op))) {
+    bool gave_up = !room() && (!block || !wait_until(h_->space, or_closed(room), dl, no_op));
+    bool closing = !gave_up && closed_->load(std::memory_order_acquire);
+    if (gave_up || closing) {
       if (!first) {  // the item is given up: consumers drop what they took of it
         write_chunk_header(tail, 0, kAbort, 0);
         commit_put(tail + kChunkHeader, items + 1, false);
       }
+      if (closing) raise_closed();
       return false;
     }
     u64 avail = free_bytes() - 2 * kChunkHeader;
@@ -377,6 +406,7 @@ bool QueueCore::get(ItemSink& sink, const Deadline& deadline, bool block) {
   if (r == ProcessMutex::Acquire::timeout) return false;
   Unlock unlock{h_->get_lock};
   if (r == ProcessMutex::Acquire::owner_died) repair_get();
+  if (closed_->load(std::memory_order_acquire)) raise_closed();  // closed while we queued for the lock
 
   const u64 cap = h_->capacity;
   for (;;) {
@@ -389,8 +419,9 @@ bool QueueCore::get(ItemSink& sink, const Deadline& deadline, bool block) {
       if (mid) {
         // Inside an item: wait for the rest whatever the deadline, watching the producer.
         wait_until(h_->data, ready, Deadline::never(), [this] { rescue_dead_producer(); });
-      } else if (!block || !wait_until(h_->data, ready, dl, [] {})) {
-        return false;
+      } else {
+        if (!block || !wait_until(h_->data, or_closed(ready), dl, [] {})) return false;
+        if (closed_->load(std::memory_order_acquire)) raise_closed();
       }
       continue;
     }

@@ -280,6 +280,58 @@ TEST(MpSimpleQueue, Calls) {
   EXPECT_THROW(q.empty(), pyconc::OSError);
 }
 
+TEST(MpQueue, CloseWakesCallersBlockedInGetAndPut) {
+  // SPEC rule 12: close() interrupts what is blocked on the handle in this process.
+  mp::Queue<int> empty;
+  mp::Queue<int> full(1);
+  full.put(0);
+  std::atomic<long> getter_tid{0}, putter_tid{0};
+  std::atomic<int> raised{0};
+  std::thread getter([&] {
+    getter_tid = ::syscall(SYS_gettid);
+    try {
+      empty.get();
+    } catch (const ValueError&) {
+      ++raised;
+    }
+  });
+  std::thread putter([&] {
+    putter_tid = ::syscall(SYS_gettid);
+    try {
+      full.put(1);
+    } catch (const ValueError&) {
+      ++raised;
+    }
+  });
+  ASSERT_TRUE(pyconc_test::eventually([&] {
+    return getter_tid != 0 && putter_tid != 0 && pyconc_test::asleep_in_futex(getter_tid) &&
+           pyconc_test::asleep_in_futex(putter_tid);
+  }));
+  empty.close();
+  full.close();
+  getter.join();
+  putter.join();
+  EXPECT_EQ(raised.load(), 2);
+}
+
+TEST(MpSimpleQueue, CloseWakesACallerBlockedInGet) {
+  mp::SimpleQueue<int> q;
+  std::atomic<long> tid{0};
+  std::atomic<bool> raised{false};
+  std::thread getter([&] {
+    tid = ::syscall(SYS_gettid);
+    try {
+      q.get();
+    } catch (const pyconc::OSError& e) {
+      raised = e.errnum() == EBADF;
+    }
+  });
+  ASSERT_TRUE(pyconc_test::eventually([&] { return tid != 0 && pyconc_test::asleep_in_futex(tid); }));
+  q.close();
+  getter.join();
+  EXPECT_TRUE(raised.load());
+}
+
 // ---- across processes (fork) ---------------------------------------------------------
 
 TEST(MpQueueFork, ProducerConsumerOrdering) {

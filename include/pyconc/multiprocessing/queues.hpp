@@ -63,8 +63,9 @@ class BasicProcessQueue {
   long long maxsize() const noexcept { return core_.maxsize(); }
 
   /// This handle (and its copies in this process) will put and get no more: both raise
-  /// ValueError("Queue is closed") from now on. Other processes are not affected.
-  void close() noexcept { core_.closed().store(true, std::memory_order_release); }
+  /// ValueError("Queue is closed") from now on, and calls blocked in put()/get() in this
+  /// process wake and raise it too. Other processes are not affected.
+  void close() noexcept { core_.close(); }
   /// After close(): returns at once (put() is synchronous: there is no feeder thread
   /// with data to flush). RuntimeError before close(), as Python asserts.
   void join_thread() const {
@@ -207,7 +208,7 @@ class SimpleQueue {
     return core_.empty();
   }
   /// Closes this handle (and its copies in this process).
-  void close() noexcept { core_.closed().store(true, std::memory_order_release); }
+  void close() noexcept { core_.close(); }
 
   bool try_put(const T& obj) {
     check_open();

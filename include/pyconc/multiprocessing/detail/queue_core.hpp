@@ -92,6 +92,9 @@ class QueueCore {
   const std::string& name() const noexcept { return segment_->name(); }
   /// The closed flag shared by the copies of one handle in this process.
   std::atomic<bool>& closed() const noexcept { return *closed_; }
+  /// Sets it and wakes this process's callers blocked in put()/get(), which then raise
+  /// as a call after close() does.
+  void close() noexcept;
 
   /// Test hook: the ring's bytes and size (to scribble corruption into).
   std::byte* ring_for_testing() const noexcept { return ring_; }
@@ -108,6 +111,9 @@ class QueueCore {
   void rescue_dead_producer() noexcept;
   void count_lost_item(std::uint64_t count = 1) noexcept;
   [[noreturn]] void corrupt(const char* what) noexcept(false);
+  [[noreturn]] void raise_closed() const;
+  template <class Ready>
+  auto or_closed(Ready ready) const;
 
   std::shared_ptr<SharedSegment> segment_;
   QueueHeader* h_;
