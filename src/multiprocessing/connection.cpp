@@ -301,8 +301,25 @@ struct ConnectionState {
     }
   }
 
+  // Takes a direction's lock, in slices so that close() of this end interrupts the wait
+  // (SPEC rule 12): another thread or process may hold it for a whole long message.
+  ProcessMutex::Acquire lock_or_closed(ProcessMutex& m) {
+    if (m.try_lock()) return ProcessMutex::Acquire::ok;  // the usual case, no clock read
+    for (;;) {
+      auto r = m.lock(Deadline::after(pyconc::Seconds(ProcessMutex::kCheckInterval)));
+      if (r != ProcessMutex::Acquire::timeout) {
+        if (closed.load()) {
+          m.unlock();
+          handle_closed();
+        }
+        return r;
+      }
+      if (closed.load()) handle_closed();
+    }
+  }
+
   void send_message(const std::byte* data, std::uint64_t size) {
-    auto r = out->send_lock.lock();
+    auto r = lock_or_closed(out->send_lock);
     if (r == ProcessMutex::Acquire::owner_died) out->broken.store(1);
     struct Unlock {
       ProcessMutex& m;
@@ -403,7 +420,7 @@ struct ConnectionState {
 
   template <class Body>
   auto receive(Body body) {
-    auto r = in->recv_lock.lock();
+    auto r = lock_or_closed(in->recv_lock);
     if (r == ProcessMutex::Acquire::owner_died) in->broken.store(1);
     struct Unlock {
       ProcessMutex& m;

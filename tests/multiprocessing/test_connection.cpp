@@ -308,6 +308,33 @@ TEST(Pipe, CloseWakesABlockedRecvInThisProcess) {
   EXPECT_EQ(outcome.load(), 2);
 }
 
+TEST(Pipe, CloseWakesACallerWaitingForTheReceiveLock) {
+  // One thread receives (and holds the receive lock while it waits for data), a second
+  // waits for that lock: close() must interrupt both (SPEC rule 12).
+  Connection a, b;
+  std::tie(a, b) = Pipe();
+  std::atomic<int> closed_errors{0};
+  std::atomic<long> first_tid{0}, second_tid{0};
+  auto receiver = [&](std::atomic<long>& tid) {
+    return [&, b = b]() mutable {
+      tid = static_cast<long>(::gettid());
+      try {
+        b.recv<int>();
+      } catch (const pyconc::OSError&) {
+        ++closed_errors;
+      }
+    };
+  };
+  std::thread first(receiver(first_tid));
+  ASSERT_TRUE(pyconc_test::eventually([&] { return first_tid != 0 && asleep_in_ppoll(first_tid); }));
+  std::thread second(receiver(second_tid));
+  ASSERT_TRUE(pyconc_test::eventually([&] { return second_tid != 0 && pyconc_test::asleep_in_futex(second_tid); }));
+  b.close();
+  first.join();
+  second.join();
+  EXPECT_EQ(closed_errors.load(), 2);
+}
+
 TEST(Pipe, EchoChildAcrossFork) {
   Connection parent, child;
   std::tie(parent, child) = Pipe();
