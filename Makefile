@@ -11,7 +11,7 @@
 SHELL := /bin/bash
 JOBS ?= $(shell nproc)
 
-DEPS_BUILD := cmake ninja-build g++ clang libclang-rt-14-dev libgtest-dev python3 libcurl4-openssl-dev libcereal-dev
+DEPS_BUILD := cmake ninja-build g++ clang libclang-rt-14-dev libgtest-dev python3 libcurl4-openssl-dev libcereal-dev libssl-dev
 DEPS_BENCH := libbenchmark-dev libabsl-dev libtbb-dev libasio-dev libconcurrentqueue-dev python3-matplotlib wrk python3-uvloop
 # Python of the benchmarks: Debian's, which sees Debian's python3-matplotlib.
 PYTHON := /usr/bin/python3

@@ -1,0 +1,192 @@
+// multiprocessing.connection.Listener / Client / deliver_challenge / answer_challenge.
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <fstream>
+
+#include <chrono>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "mp_support.hpp"
+#include "pyconc/multiprocessing/listener.hpp"
+#include "pyconc/multiprocessing/process.hpp"
+
+namespace mp = pyconc::multiprocessing;
+namespace conn = pyconc::multiprocessing::connection;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Whether thread `tid` sleeps in poll/ppoll (where accept() waits).
+bool asleep_in_poll(long tid) {
+  std::ifstream file("/proc/self/task/" + std::to_string(tid) + "/syscall");
+  long number = -1;
+  return tid != 0 && (file >> number) && (number == SYS_poll || number == SYS_ppoll);
+}
+
+std::vector<std::byte> key(const std::string& s) {
+  std::vector<std::byte> k(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) k[i] = static_cast<std::byte>(s[i]);
+  return k;
+}
+
+// The child side of the cross-process tests: connects, echoes one message doubled.
+void echo_client(std::string address, std::vector<std::byte> authkey) {
+  auto c = conn::Client(address, {.authkey = authkey});
+  int x = c.recv<int>();
+  c.send(2 * x);
+}
+
+void wrong_key_client(std::string address) {
+  try {
+    conn::Client(address, {.authkey = key("wrong")});
+  } catch (const mp::AuthenticationError&) {
+    std::exit(7);
+  }
+  std::exit(1);
+}
+
+}  // namespace
+
+TEST(Listener, AcceptAndClientTalkInOneProcess) {
+  conn::Listener listener;
+  EXPECT_EQ(listener.address()[0], '\0');  // a fresh abstract name
+  EXPECT_FALSE(listener.last_accepted().has_value());
+  std::thread client([address = listener.address()] {
+    auto c = conn::Client(address);
+    c.send(std::string("hello"));
+    EXPECT_EQ(c.recv<int>(), 42);
+  });
+  auto server_end = listener.accept();
+  EXPECT_EQ(server_end.recv<std::string>(), "hello");
+  server_end.send(42);
+  client.join();
+  EXPECT_TRUE(listener.last_accepted().has_value());
+  // The peer's end is gone: EOF, as a Pipe.
+  EXPECT_THROW(server_end.recv_bytes(), pyconc::EOFError);
+}
+
+class ListenerMethods : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ListenerMethods, ClientInAChildProcessWithAuthkey) {
+  auto k = key("secret password");
+  conn::Listener listener({.authkey = k});
+  auto ctx = mp::get_context(GetParam());
+  auto p = ctx.Process(&echo_client, listener.address(), k);
+  p.start();
+  auto c = listener.accept();
+  c.send(21);
+  EXPECT_EQ(c.recv<int>(), 42);
+  p.join();
+  EXPECT_EQ(p.exitcode(), 0);
+}
+
+TEST_P(ListenerMethods, WrongKeyFailsOnBothSides) {
+  conn::Listener listener({.authkey = key("right")});
+  auto ctx = mp::get_context(GetParam());
+  auto p = ctx.Process(&wrong_key_client, listener.address());
+  p.start();
+  EXPECT_THROW(listener.accept(), mp::AuthenticationError);
+  p.join();
+  EXPECT_EQ(p.exitcode(), 7);
+}
+
+INSTANTIATE_TEST_SUITE_P(Methods, ListenerMethods, ::testing::ValuesIn(pyconc_test::start_methods()),
+                         pyconc_test::method_name);
+
+TEST(Listener, ClientWithoutKeyAgainstListenerWithKey) {
+  conn::Listener listener({.authkey = key("k")});
+  std::thread server([&] { EXPECT_ANY_THROW(listener.accept()); });
+  EXPECT_THROW(conn::Client(listener.address()), mp::AuthenticationError);
+  server.join();
+}
+
+TEST(Listener, ClientWithKeyAgainstListenerWithout) {
+  conn::Listener listener;
+  std::thread server([&] { EXPECT_ANY_THROW(listener.accept()); });
+  EXPECT_THROW(conn::Client(listener.address(), {.authkey = key("k")}), mp::AuthenticationError);
+  server.join();
+}
+
+TEST(Listener, PathAddressIsUnlinkedByClose) {
+  std::string path = "/tmp/pyconc-test-listener-" + std::to_string(::getpid());
+  {
+    conn::Listener listener({.address = path});
+    EXPECT_EQ(listener.address(), path);
+    struct stat st {};
+    EXPECT_EQ(::stat(path.c_str(), &st), 0);
+    std::thread client([&] { conn::Client(path).send(1); });
+    EXPECT_EQ(listener.accept().recv<int>(), 1);
+    client.join();
+    // The address is taken while the listener lives.
+    EXPECT_THROW(conn::Listener({.address = path}), pyconc::OSError);
+  }
+  struct stat st {};
+  EXPECT_NE(::stat(path.c_str(), &st), 0);
+}
+
+TEST(Listener, ClientToNowhereRaises) {
+  EXPECT_THROW(conn::Client(std::string(1, '\0') + "pyconc-nobody-listens-here"), pyconc::OSError);
+  EXPECT_THROW(conn::Client("/nonexistent/dir/socket"), pyconc::FileNotFoundError);
+}
+
+TEST(Listener, CloseWakesABlockedAccept) {
+  conn::Listener listener;
+  std::atomic<bool> raised{false};
+  std::atomic<long> tid{0};
+  std::thread t([&] {
+    tid = ::syscall(SYS_gettid);
+    try {
+      listener.accept();
+    } catch (const pyconc::OSError&) {
+      raised = true;
+    }
+  });
+  ASSERT_TRUE(pyconc_test::eventually([&] { return asleep_in_poll(tid.load()); }));
+  listener.close();
+  t.join();
+  EXPECT_TRUE(raised);
+  EXPECT_THROW(listener.accept(), pyconc::OSError);
+  listener.close();  // idempotent
+}
+
+TEST(Listener, BadOptions) {
+  EXPECT_THROW(conn::Listener({.family = "AF_INET"}), pyconc::ValueError);
+  EXPECT_THROW(conn::Client("x", {.family = "AF_INET"}), pyconc::ValueError);
+  EXPECT_THROW(conn::Listener({.address = std::string(200, 'a')}), pyconc::ValueError);
+}
+
+TEST(Listener, ChallengeOverAPipe) {
+  auto [a, b] = mp::Pipe();
+  auto k = key("shared");
+  std::thread t([&, b = b] () mutable { conn::answer_challenge(b, k); conn::deliver_challenge(b, k); });
+  conn::deliver_challenge(a, k);
+  conn::answer_challenge(a, k);
+  t.join();
+
+  std::thread t2([&, b = b] () mutable { EXPECT_THROW(conn::answer_challenge(b, key("other")), mp::AuthenticationError); });
+  EXPECT_THROW(conn::deliver_challenge(a, k), mp::AuthenticationError);
+  t2.join();
+}
+
+TEST(Listener, ManyClientsOneAfterAnother) {
+  conn::Listener listener({.backlog = 8, .authkey = key("k")});
+  std::thread clients([&] {
+    for (int i = 0; i < 20; ++i) {
+      auto c = conn::Client(listener.address(), {.authkey = key("k")});
+      c.send(i);
+      EXPECT_EQ(c.recv<int>(), i + 1);
+    }
+  });
+  for (int i = 0; i < 20; ++i) {
+    auto c = listener.accept();
+    c.send(c.recv<int>() + 1);
+  }
+  clients.join();
+}
