@@ -9,6 +9,7 @@
 //       │       ├── futures::BrokenThreadPool
 //       │       └── futures::BrokenProcessPool
 //       ├── ValueError
+//       ├── IndexError, KeyError, AttributeError   (a Manager's proxies raise them)
 //       ├── OverflowError
 //       ├── EOFError
 //       │   └── asyncio::IncompleteReadError
@@ -72,6 +73,8 @@ PYCONC_DEFINE_ERROR(NotImplementedError, RuntimeError, "NotImplementedError");
 PYCONC_DEFINE_ERROR(BrokenBarrierError, RuntimeError, "threading.BrokenBarrierError");
 PYCONC_DEFINE_ERROR(ValueError, Error, "ValueError");
 PYCONC_DEFINE_ERROR(IndexError, Error, "IndexError");
+PYCONC_DEFINE_ERROR(KeyError, Error, "KeyError");
+PYCONC_DEFINE_ERROR(AttributeError, Error, "AttributeError");
 PYCONC_DEFINE_ERROR(OverflowError, Error, "OverflowError");
 PYCONC_DEFINE_ERROR(EOFError, Error, "EOFError");
 PYCONC_DEFINE_ERROR(CancelledError, Error, "CancelledError");

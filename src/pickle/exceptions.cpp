@@ -129,6 +129,9 @@ class Registry {
     add(pyconc_codec<NotImplementedError>());
     add(pyconc_codec<BrokenBarrierError>());
     add(pyconc_codec<ValueError>());
+    add(pyconc_codec<IndexError>());
+    add(pyconc_codec<KeyError>());
+    add(pyconc_codec<AttributeError>());
     add(pyconc_codec<OverflowError>());
     add(pyconc_codec<EOFError>());
     add(pyconc_codec<CancelledError>());
