@@ -53,8 +53,8 @@ struct ProcessOptions {
 /// Authentication key (Python's Process.authkey): the main process gets 32 random bytes;
 /// a new Process copies current_process().authkey(), set_authkey() may replace it, and
 /// the child's current_process().authkey() is the key its Process had at start() (so
-/// grandchildren inherit it). It is a secret to share with the family, e.g. as the key
-/// of a Manager or Listener.
+/// grandchildren inherit it): the family's shared secret (Python's managers and
+/// listeners default to it).
 ///
 /// Lifetime: the child does not depend on the handle; dropping it stops nothing. A child
 /// dies when its parent process dies (SIGKILL via PR_SET_PDEATHSIG). At normal exit of the
