@@ -22,6 +22,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
@@ -68,9 +69,24 @@ void keep_reachable(void* p) {
     g_replaced_after_fork[g_replaced_count++] = p;
 }
 
-std::shared_ptr<ProcessState> make_current(std::string name, bool daemon, std::vector<int> identity) {
+// The main process's key (Python: os.urandom(32)).
+std::vector<std::byte> random_authkey() {
+  std::vector<std::byte> key(32);
+  for (std::size_t i = 0; i < key.size(); i += sizeof(std::uint64_t)) {
+    std::uint64_t bits = random_u64();
+    std::memcpy(key.data() + i, &bits, sizeof bits);
+  }
+  return key;
+}
+
+std::shared_ptr<ProcessState> make_current(std::string name, bool daemon, std::vector<int> identity,
+                                           std::vector<std::byte> authkey) {
   auto st = std::make_shared<ProcessState>(Role::current, std::move(name), daemon);
   st->identity = std::move(identity);
+  {
+    pyconc::detail::LockGuard guard(st->mutex);
+    st->authkey = std::move(authkey);
+  }
   st->started = true;
   st->pid = self_pid();
   st->creator_pid = self_pid();
@@ -80,8 +96,9 @@ std::shared_ptr<ProcessState> make_current(std::string name, bool daemon, std::v
 Tables& tables() {
   static const bool made = [] {
     if (!g_tables) {
+      std::vector<std::byte> authkey = random_authkey();
       g_tables = new Tables;  // leaked: children of daemon threads may use it during exit
-      g_tables->current = make_current("MainProcess", false, {});
+      g_tables->current = make_current("MainProcess", false, {}, std::move(authkey));
       g_tables->current_alias = new Process(ProcessAccess::alias(g_tables->current));
     }
     return true;
@@ -302,8 +319,8 @@ void run_in_launcher(std::function<void()>& job) {
   while ((done = l.finished.load(std::memory_order_acquire)) != ticket) pyconc::detail::futex_wait(l.finished, done);
 }
 
-void install_child_tables(std::string name, bool daemon, std::vector<int> identity, int parent_pid,
-                          std::string parent_name) {
+void install_child_tables(std::string name, bool daemon, std::vector<int> identity, std::vector<std::byte> authkey,
+                          int parent_pid, std::string parent_name) {
   pyconc::detail::threading_after_fork_in_child();
   // Fresh tables: the parent's locks may have been held by its other threads at fork().
   keep_reachable(g_launcher);
@@ -312,7 +329,7 @@ void install_child_tables(std::string name, bool daemon, std::vector<int> identi
   g_launcher = nullptr;
   g_launcher_mutex = new Lock;
   auto* t = new Tables;
-  t->current = make_current(std::move(name), daemon, std::move(identity));
+  t->current = make_current(std::move(name), daemon, std::move(identity), std::move(authkey));
   t->current_alias = new Process(ProcessAccess::alias(t->current));
   t->parent = std::make_shared<ProcessState>(Role::parent, std::move(parent_name), false);
   t->parent->started = true;
@@ -330,7 +347,7 @@ void install_child_tables(std::string name, bool daemon, std::vector<int> identi
 void exit_in_child(int status, void*) { child_finish(status); }  // (also for spawn children)
 
 void child_after_fork(int parent_pid, const std::string& parent_name, const ProcessState& child,
-                      const sigset_t& caller_mask) {
+                      std::vector<std::byte> authkey, const sigset_t& caller_mask) {
   // Die with the parent. If it died before prctl took effect, we were reparented already.
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::getppid() != parent_pid) ::_exit(1);
@@ -340,7 +357,8 @@ void child_after_fork(int parent_pid, const std::string& parent_name, const Proc
     pyconc::detail::LockGuard guard(child.mutex);
     name = child.name;
   }
-  install_child_tables(std::move(name), child.daemon.load(), child.identity, parent_pid, parent_name);
+  install_child_tables(std::move(name), child.daemon.load(), child.identity, std::move(authkey), parent_pid,
+                       parent_name);
   forkserver_forget_in_child();
   ::on_exit(exit_in_child, nullptr);
 }
@@ -384,6 +402,11 @@ int child_run(ProcessState& st) {
 void launch_fork(ProcessState& st) {
   int parent_pid = self_pid();
   std::string parent_name = current_alias().name();
+  std::vector<std::byte> authkey;  // the key at start(), taken here: no lock in the child for it
+  {
+    pyconc::detail::LockGuard guard(st.mutex);
+    authkey = st.authkey;
+  }
   sigset_t caller_mask;
   pthread_sigmask(SIG_SETMASK, nullptr, &caller_mask);
   int pid = -1;
@@ -392,7 +415,7 @@ void launch_fork(ProcessState& st) {
     std::fflush(nullptr);  // no buffered output written twice
     pid = ::fork();
     if (pid == 0) {
-      child_after_fork(parent_pid, parent_name, st, caller_mask);
+      child_after_fork(parent_pid, parent_name, st, std::move(authkey), caller_mask);
       child_finish(child_run(st));
     }
     if (pid < 0) err = errno;
@@ -431,6 +454,9 @@ Process::Process(ProcessOptions options) {
   state_ = std::make_shared<ProcessState>(Role::child, options.name ? std::move(*options.name) : default_name, daemon);
   state_->identity = std::move(identity);
   state_->creator_pid = detail::self_pid();
+  std::vector<std::byte> authkey = current_process().authkey();  // Python: _config.copy()
+  pyconc::detail::LockGuard guard(state_->mutex);
+  state_->authkey = std::move(authkey);
 }
 
 Process::Process(std::shared_ptr<ProcessState> state, AliasTag) noexcept : state_(std::move(state)) {}
@@ -530,6 +556,18 @@ void Process::set_name(std::string name) {
   ProcessState& st = state_ref();
   pyconc::detail::LockGuard guard(st.mutex);
   st.name = std::move(name);
+}
+
+std::vector<std::byte> Process::authkey() const {
+  ProcessState& st = state_ref();
+  pyconc::detail::LockGuard guard(st.mutex);
+  return st.authkey;
+}
+
+void Process::set_authkey(std::vector<std::byte> key) {
+  ProcessState& st = state_ref();
+  pyconc::detail::LockGuard guard(st.mutex);
+  st.authkey = std::move(key);
 }
 
 bool Process::daemon() const { return state_ref().daemon.load(); }

@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include <atomic>
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -44,6 +45,9 @@ struct ProcessState {
   std::atomic<int> pidfd{-1};              // the sentinel
   std::atomic<int> status_fd{-1};          // forkserver: the server writes the wait status here
   std::optional<int> returncode PYCONC_GUARDED_BY(mutex);
+  // Python's Process.authkey: a copy of the creator's current_process() key; what the
+  // child's current_process() holds. 32 random bytes in the main process.
+  std::vector<std::byte> authkey PYCONC_GUARDED_BY(mutex);
 };
 
 struct ProcessAccess {
@@ -81,10 +85,10 @@ void exit_in_child(int status, void*);
 /// In a child: the exit work (threads, children), flush, _exit(code).
 [[noreturn]] void child_finish(int code);
 
-/// In a child (fork, spawn, forkserver): fresh tables; this process is `name`, its parent
-/// is `parent_pid` named `parent_name`.
-void install_child_tables(std::string name, bool daemon, std::vector<int> identity, int parent_pid,
-                          std::string parent_name);
+/// In a child (fork, spawn, forkserver): fresh tables; this process is `name` with key
+/// `authkey`, its parent is `parent_pid` named `parent_name`.
+void install_child_tables(std::string name, bool daemon, std::vector<int> identity, std::vector<std::byte> authkey,
+                          int parent_pid, std::string parent_name);
 /// The fork+exec of /proc/self/exe, and the fork server.
 void launch_spawn(ProcessState& st);
 void launch_forkserver(ProcessState& st);

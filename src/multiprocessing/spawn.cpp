@@ -192,6 +192,7 @@ LaunchRecord prepare_launch(ProcessState& st) {
   {
     pyconc::detail::LockGuard guard(st.mutex);
     rec.name = st.name;
+    rec.authkey = st.authkey;
   }
   rec.daemon = st.daemon.load();
   rec.identity = st.identity;
@@ -204,7 +205,8 @@ LaunchRecord prepare_launch(ProcessState& st) {
 
 void run_launched_child(LaunchRecord record, std::vector<int> fds, int ack_fd) {
   set_family_pid(record.family_pid);
-  install_child_tables(record.name, record.daemon, record.identity, record.parent_pid, record.parent_name);
+  install_child_tables(record.name, record.daemon, record.identity, record.authkey, record.parent_pid,
+                       record.parent_name);
   ::on_exit(exit_in_child, nullptr);
   if (record.default_method) {
     try {

@@ -2,6 +2,7 @@
 // child's bootstrap.
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <vector>
@@ -18,6 +19,7 @@ struct LaunchRecord {
   std::string name;
   bool daemon = false;
   std::vector<int> identity;
+  std::vector<std::byte> authkey;  // the child's current_process().authkey()
   int family_pid = 0;
   int parent_pid = 0;
   std::string parent_name;
@@ -26,7 +28,7 @@ struct LaunchRecord {
 
   template <class Archive>
   void serialize(Archive& ar) {
-    ar(entry, payload, name, daemon, identity, family_pid, parent_pid, parent_name, default_method, fds);
+    ar(entry, payload, name, daemon, identity, authkey, family_pid, parent_pid, parent_name, default_method, fds);
   }
 };
 

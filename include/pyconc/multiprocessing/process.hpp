@@ -50,6 +50,12 @@ struct ProcessOptions {
 /// a signal N killed it. Before it _exit()s, the child joins its own non-daemon threads
 /// and children and flushes stdio.
 ///
+/// Authentication key (Python's Process.authkey): the main process gets 32 random bytes;
+/// a new Process copies current_process().authkey(), set_authkey() may replace it, and
+/// the child's current_process().authkey() is the key its Process had at start() (so
+/// grandchildren inherit it): the family's shared secret (Python's managers and
+/// listeners default to it).
+///
 /// Lifetime: the child does not depend on the handle; dropping it stops nothing. A child
 /// dies when its parent process dies (SIGKILL via PR_SET_PDEATHSIG). At normal exit of the
 /// parent, daemon children are terminated and then every child is joined (reaped).
@@ -68,8 +74,9 @@ struct ProcessOptions {
 /// Differences from Python: exitcode(), pid() and ident() return std::optional (None).
 /// join(timeout) returns true when the process has finished. terminate()/kill() before
 /// start() raise RuntimeError (Python: AttributeError). sentinel() is a pidfd (pollable,
-/// POLLIN once the child ended; not readable with read()). No authkey (pyconc's
-/// connections authenticate otherwise). Movable, not copyable; moving a started subclass
+/// POLLIN once the child ended; not readable with read()). authkey() is a plain
+/// std::vector<std::byte> (Python's AuthenticationString refuses pickling outside
+/// spawning; ours is plain bytes). Movable, not copyable; moving a started subclass
 /// object is fine (the child runs its own copy).
 class Process {
  public:
@@ -133,6 +140,12 @@ class Process {
   std::optional<int> ident() const { return pid(); }
   std::string name() const;
   void set_name(std::string name);
+  /// Python's authkey: this process's key (a copy). Also valid after close(); empty for
+  /// parent_process().
+  std::vector<std::byte> authkey() const;
+  /// Replaces the key. Allowed at any time (as in Python); it only affects what a child
+  /// started afterwards receives, and, for current_process(), what new Process objects copy.
+  void set_authkey(std::vector<std::byte> key);
   bool daemon() const;
   /// RuntimeError once started.
   void set_daemon(bool daemonic);
