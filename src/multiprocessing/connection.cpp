@@ -629,9 +629,15 @@ int Connection::fileno() const {
   return ep;
 }
 
+void detail::unlink_segment(const Connection& c) {
+  if (c.state() && !c.state()->segment->unlinked()) c.state()->segment->unlink();
+}
+
 Connection::Wire Connection::export_wire() const {
   Use use(state_);
   auto& s = use.s;
+  if (s.segment->unlinked())
+    throw ValueError("a Connection made by Listener.accept() or Client() crosses only into fork children");
   Wire w;
   w.segment = s.segment->name();
   w.role = s.role;

@@ -275,6 +275,7 @@ Connection introduce_server(SocketChannel& ch) {
   char ack = 0;
   ch.recv_all(&ack, 1);
   if (ack != 'k') throw AuthenticationError("handshake: bad acknowledgement");
+  connection::detail::unlink_segment(mine);
   return mine;  // `theirs` closes here: the client holds its own copies
 }
 

@@ -34,9 +34,14 @@ class BufferTooShort : public ProcessError {
 
 namespace connection {
 
+class Connection;
 namespace detail {
 struct ConnectionState;
-}
+/// Removes the name of the connection's shared-memory segment (the mapping stays): a
+/// Listener does it once the client has attached, so nothing is left in /dev/shm even
+/// if a process is killed. Such a Connection then crosses only into fork children.
+void unlink_segment(const Connection& c);
+}  // namespace detail
 
 /// One end of a Pipe (Python's multiprocessing.connection.Connection): sends and
 /// receives whole messages, pickled objects (send/recv) or raw bytes (send_bytes/

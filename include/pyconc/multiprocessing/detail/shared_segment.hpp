@@ -51,6 +51,8 @@ class SharedSegment {
   /// Removes the name now (mappings stay valid) and tells the resource tracker.
   /// FileNotFoundError if it was already gone.
   void unlink();
+  /// Whether unlink() was called.
+  bool unlinked() const noexcept { return unlinked_; }
 
  private:
   SharedSegment(std::string name, void* data, std::size_t size, int creator_pid, bool unlink_on_drop);
