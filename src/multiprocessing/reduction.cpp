@@ -42,4 +42,6 @@ int import_fd(std::uint32_t index) {
   return fd;
 }
 
+bool exporting_fds() noexcept { return t_export != nullptr; }
+
 }  // namespace pyconc::multiprocessing::detail

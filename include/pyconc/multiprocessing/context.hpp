@@ -20,6 +20,10 @@
 
 namespace pyconc::multiprocessing {
 
+namespace managers {
+class SyncManager;
+}
+
 /// A start method and the objects that use it (Python's multiprocessing context).
 ///
 ///     auto ctx = multiprocessing::get_context("spawn");
@@ -100,6 +104,10 @@ class Context {
   multiprocessing::RawArray<T> RawArray(std::initializer_list<T> values) const {
     return multiprocessing::RawArray<T>(values);
   }
+
+  /// ctx.Manager(): a started SyncManager whose server process uses this context's
+  /// start method (defined in <pyconc/multiprocessing/managers.hpp>).
+  managers::SyncManager Manager() const;
 
   /// Makes `p` (e.g. a Process subclass object) start with this context's method.
   void bind(multiprocessing::Process& p) const { p.set_start_method(method_); }

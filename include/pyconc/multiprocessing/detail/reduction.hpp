@@ -52,6 +52,10 @@ class FdImport {
 /// Registers `fd` to travel with the message being pickled; returns its index.
 /// ValueError when no FdExport is active on this thread.
 std::uint32_t export_fd(int fd);
+/// Whether an FdExport is active on this thread (the arguments of a Process being
+/// started are being pickled).
+bool exporting_fds() noexcept;
+
 /// The fd with that index (the caller owns it from now on). ValueError when no FdImport
 /// is active, the index is out of range, or it was taken before.
 int import_fd(std::uint32_t index);
