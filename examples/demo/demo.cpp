@@ -69,6 +69,7 @@ const std::vector<Seed> kSeeds = {
     {"mp_hello", "hello from a multiprocessing.Process: Process(target=f, args=(\"bob\",))"},
     {"mp_squares", "squares computed in a child Process, sent back through a multiprocessing.Queue"},
     {"mp_factorials", "factorials in parallel Processes"},
+    {"mp_manager", "a Manager's dict and list, changed by a child Process: manager.dict(), manager.list(range(10))"},
 };
 
 constexpr auto kSeedTimeout = 20s;
