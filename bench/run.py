@@ -26,7 +26,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(HERE, "results")
 PY = sys.executable or "python3"
 PY_PEER = os.path.join(HERE, "peers", "python_workloads.py")
-LOWER_IS_BETTER = {"us/roundtrip"}
+LOWER_IS_BETTER = {"us/roundtrip", "us/call"}
 # Debian packages of the peers and tools whose versions latest.json records.
 VERSIONED_PACKAGES = ("libtbb-dev", "libasio-dev", "libconcurrentqueue-dev", "libabsl-dev", "libbenchmark-dev",
                       "python3", "wrk", "python3-uvloop")
@@ -109,6 +109,14 @@ def workloads(bin_dir, quick):
         "impls": {
             "pyconc": prog("mp_queue_stream", "pyconc", "--bulk", "--n", str(n)),
             "python-stdlib": py("mp_queue_bulk", max(n // 8, 32)),
+        },
+    })
+    n = 20_000 if quick else 100_000
+    table.append({
+        "id": "manager_dict", "n": n, "primary": "pyconc",
+        "impls": {
+            "pyconc": prog("manager_dict", "pyconc", "--n", str(n)),
+            "python-stdlib": py("manager_dict", n // 10),
         },
     })
     return table

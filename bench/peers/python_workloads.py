@@ -223,8 +223,37 @@ def mp_queue_bulk(n):
     emit("mp_queue_bulk", n * (1 << 20) / elapsed / 1e9, "GB/s", n)
 
 
+def _manager_child(d, n, report):
+    d[-1] = -1
+    start = time.perf_counter()
+    for i in range(n):
+        d[i % 100] = i
+    ok = True
+    for i in range(n):
+        ok = ok and d[i % 100] >= 0
+    report.send(time.perf_counter() - start if ok else -1.0)
+
+
+def manager_dict(n):
+    """A child process does d[i % 100] = i n times, then reads d[i % 100] n times, through a
+    Manager's dict proxy."""
+    import multiprocessing
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Manager() as manager:
+        d = manager.dict()
+        reader, writer = ctx.Pipe(False)
+        p = ctx.Process(target=_manager_child, args=(d, n, writer))
+        p.start()
+        seconds = reader.recv()
+        p.join()
+        check(seconds > 0 and p.exitcode == 0, "the child's calls all worked")
+        check(len(d) == 101 and d[(n - 1) % 100] == n - 1, "the dict holds the last values")
+    emit("manager_dict", seconds / (2 * n) * 1e6, "us/call", n)
+
+
 WORKLOADS = {f.__name__: f for f in (lock_2threads, thread_pool_submit, queue_1p1c, cpu_bound_speedup,
-                                     cpu_bound_speedup_processes, pipe_pingpong, mp_queue_stream, mp_queue_bulk)}
+                                     cpu_bound_speedup_processes, pipe_pingpong, mp_queue_stream, mp_queue_bulk,
+                                     manager_dict)}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in WORKLOADS:

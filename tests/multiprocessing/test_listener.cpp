@@ -190,3 +190,24 @@ TEST(Listener, ManyClientsOneAfterAnother) {
   }
   clients.join();
 }
+
+namespace {
+void use_connection(mp::Connection c) { c.send(1); }
+}  // namespace
+
+TEST(Listener, AcceptedConnectionCrossesOnlyIntoForkChildren) {
+  conn::Listener listener;
+  std::thread client([address = listener.address()] {
+    auto c = conn::Client(address);
+    EXPECT_EQ(c.recv<int>(), 1);
+  });
+  auto c = listener.accept();
+  // Its segment has no name any more: a spawn child could not open it.
+  auto spawned = mp::get_context("spawn").Process(&use_connection, c);
+  EXPECT_THROW(spawned.start(), pyconc::ValueError);
+  auto forked = mp::get_context("fork").Process(&use_connection, c);
+  forked.start();
+  forked.join();
+  EXPECT_EQ(forked.exitcode(), 0);
+  client.join();
+}
