@@ -387,3 +387,14 @@ TEST(ManagerLifetime, ServerInThisProcess) {
   server.stop();
   serving.join();
 }
+
+TEST_F(ManagerProxies, AProxyInsideAManagedObject) {
+  // Python: d['l'] = manager.list(); d['l'].append(2) changes the shared list.
+  auto d = manager_->dict<std::string, managers::ListProxy<int>>();
+  d["l"] = manager_->list<int>({1});
+  managers::ListProxy<int> l = d["l"];
+  l.append(2);
+  managers::ListProxy<int> again = d["l"];
+  EXPECT_EQ(again.copy(), (std::vector<int>{1, 2}));
+  EXPECT_EQ(again, l);  // the same object
+}

@@ -98,8 +98,11 @@ class BaseProxy {
   template <class T, auto M, class... U>
   typename detail::fn_traits<decltype(M)>::Result invoke(U&&... u) const {
     using Tr = detail::fn_traits<decltype(M)>;
+    // The arguments stay alive until the reply: a proxy among them (moved in) must keep
+    // its object until the manager holds its own reference.
+    typename Tr::Args values(std::forward<U>(u)...);
     detail::Bytes args;
-    if constexpr (sizeof...(U) > 0) args = pyconc::pickle::dumps(typename Tr::Args(std::forward<U>(u)...));
+    if constexpr (sizeof...(U) > 0) args = pyconc::pickle::dumps(values);
     const auto& st = checked();
     detail::Bytes out = const_cast<detail::ProxyState&>(st).call(detail::address_of<&detail::invoke_op<T, M>>(), std::move(args));
     if constexpr (!std::is_void_v<typename Tr::Result>) return pyconc::pickle::loads<typename Tr::Result>(out);
@@ -362,8 +365,10 @@ class BaseManager {
   std::shared_ptr<detail::ProxyState> make(A&&... args) {
     static_assert((pyconc::pickle::Picklable<std::decay_t<A>> && ...),
                   "BaseManager::create: every constructor argument must be picklable");
+    // As invoke(): the arguments (a proxy among them) live until the reply.
+    std::tuple<std::decay_t<A>...> values(std::forward<A>(args)...);
     detail::Bytes a;
-    if constexpr (sizeof...(A) > 0) a = pyconc::pickle::dumps(std::tuple<std::decay_t<A>...>(std::forward<A>(args)...));
+    if constexpr (sizeof...(A) > 0) a = pyconc::pickle::dumps(values);
     return make_object(detail::address_of<&detail::make_object<T, std::decay_t<A>...>>(),
                        detail::address_of<&detail::destroy_object<T>>(), detail::type_tag<T>(), std::move(a));
   }
