@@ -2,11 +2,15 @@
 // loop from freeze_support) forks each child on request:
 //
 //   client start() ──sendmsg(record, SCM_RIGHTS[status w, ack w, fds...])──► server: fork()
-//      ◄── status pipe: child pid, later its wait status (the server reaps) ───┘    │
+//      ◄── socket: sendmsg(child pid, SCM_RIGHTS[pidfd]) ──────────────────────┤    │
+//      ◄── status pipe: the child's wait status (the server reaps) ────────────┘    │
 //      ◄── ack pipe: 'A' once the child loaded its arguments ──────────────── child ┘
 //
-// The client watches the child through a pidfd (the sentinel). The server dies with its
-// client (PR_SET_PDEATHSIG, and EOF on the socket), and its children die with it.
+// The client watches the child through the pidfd (the sentinel) and signals it through
+// it. The server opens that pidfd right after fork(), before it could reap the child, so
+// it names exactly that child even after the pid is reused; a pid the client opened
+// itself could already name another process. The server dies with its client
+// (PR_SET_PDEATHSIG, and EOF on the socket), and its children die with it.
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -128,6 +132,27 @@ bool receive_message(int sock, std::vector<std::byte>& bytes, std::vector<int>& 
   return read_exact(sock, bytes.data(), bytes.size());
 }
 
+// The server's reply to a launch: the child's pid (-1: fork failed) with its pidfd.
+bool send_reply(int sock, std::int32_t pid, int pidfd) {
+  std::vector<std::byte> bytes(sizeof pid);
+  std::memcpy(bytes.data(), &pid, sizeof pid);
+  return send_message(sock, bytes, pidfd >= 0 ? std::vector<int>{pidfd} : std::vector<int>{});
+}
+
+// The client's side: false when no reply came (the server is gone). Otherwise `pid` is
+// the child's (-1: fork failed) and `pidfd` its pidfd (-1 when none came).
+bool receive_reply(int sock, std::int32_t& pid, int& pidfd) {
+  std::vector<std::byte> bytes;
+  std::vector<int> fds;
+  if (!receive_message(sock, bytes, fds) || bytes.size() != sizeof pid || fds.size() > 1) {
+    for (int fd : fds) ::close(fd);
+    return false;
+  }
+  std::memcpy(&pid, bytes.data(), sizeof pid);
+  pidfd = fds.empty() ? -1 : fds[0];
+  return true;
+}
+
 // Starts the server (the caller holds the client mutex).
 void start_server(Client& c) PYCONC_REQUIRES(c.mutex) {
   int sv[2];
@@ -226,7 +251,9 @@ void launch_forkserver(ProcessState& st) {
     throw ValueError("too many file descriptors in the arguments of a forkserver process");
   }
   std::int32_t pid = -1;
+  int pidfd = -1;
   bool sent = false;
+  bool replied = false;
   {
     Client& c = client();
     pyconc::detail::LockGuard guard(c.mutex);
@@ -243,27 +270,20 @@ void launch_forkserver(ProcessState& st) {
       sent = send_message(c.sock, bytes, fds);
       if (!sent) stop_server(c);
     }
+    // The reply comes before the server reads another request: read it under the lock,
+    // so that concurrent launches get their own.
+    if (sent) {
+      replied = receive_reply(c.sock, pid, pidfd);
+      if (!replied) stop_server(c);  // it died (and so did what it forked)
+    }
   }
   ::close(status[1]);
   ::close(ack[1]);
-  if (!sent || !read_exact(status[0], &pid, sizeof pid) || pid <= 0) {
+  if (!replied || pid <= 0 || pidfd < 0) {
+    if (pidfd >= 0) ::close(pidfd);
     ::close(status[0]);
     ::close(ack[0]);
     throw ProcessError("the fork server did not start the process");
-  }
-  int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-  if (pidfd < 0) {
-    // The child ended and the server reaped it already (a target that returns at once
-    // can). It may well have loaded its arguments first: the ack pipe says. Its sentinel
-    // is then the status pipe, which is readable once the server wrote how it ended
-    // (and stays readable: the server closes its end after that).
-    pidfd = ::dup(status[0]);
-    if (pidfd < 0) {
-      int err = errno;
-      ::close(status[0]);
-      ::close(ack[0]);
-      raise_os_error(err, "dup");
-    }
   }
   AckResult result = wait_ack(ack[0], pidfd);
   ::close(ack[0]);
@@ -323,6 +343,7 @@ void run_forkserver(int sock) {
     }
     if (fds.size() < 2) {
       for (int fd : fds) ::close(fd);
+      send_reply(sock, -1, -1);
       continue;
     }
     int status_w = fds[0];
@@ -347,14 +368,17 @@ void run_forkserver(int sock) {
       (void)client_pid;
       run_launched_child(std::move(rec), std::move(travelling), ack_w);
     }
+    // Not reaped before the next waitpid() below: the pidfd names exactly this child.
+    int pidfd = pid > 0 ? static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)) : -1;
+    if (pid > 0 && pidfd < 0) ::kill(pid, SIGKILL);  // the client could not watch it
     ::close(ack_w);
     for (int fd : travelling) ::close(fd);
-    std::int32_t reported = pid > 0 ? pid : -1;
-    write_exact(status_w, &reported, sizeof reported);
     if (pid > 0)
-      status_fds[pid] = status_w;
+      status_fds[pid] = status_w;  // the wait status goes there once reaped
     else
       ::close(status_w);
+    send_reply(sock, pidfd >= 0 ? pid : -1, pidfd);  // a client gone is noticed above
+    if (pidfd >= 0) ::close(pidfd);
   }
   // The client went away: so do we (our children get SIGKILL from PR_SET_PDEATHSIG).
   ::_exit(0);

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <climits>
 #include <cmath>
+#include <cstring>
+#include <string>
 
 #include "pyconc/detail/futex.hpp"
 #include "pyconc/errors.hpp"
@@ -13,6 +15,7 @@
 #include "pyconc/multiprocessing/barrier.hpp"
 #include "pyconc/multiprocessing/condition.hpp"
 #include "pyconc/multiprocessing/detail/identity.hpp"
+#include "pyconc/multiprocessing/detail/process_target.hpp"
 #include "pyconc/multiprocessing/event.hpp"
 #include "pyconc/multiprocessing/lock.hpp"
 #include "pyconc/multiprocessing/rlock.hpp"
@@ -411,10 +414,6 @@ namespace {
 
 using BState = detail::BarrierState;
 
-// Actions are stored relative to this function: the same program under spawn or
-// forkserver maps at another address, but keeps the distance.
-void action_anchor() {}
-
 std::int32_t* pids_of(const detail::SharedObject<BState>& object) {
   return static_cast<std::int32_t*>(object.extra());
 }
@@ -489,9 +488,30 @@ Barrier::Barrier(std::size_t parties, Action action, std::optional<Seconds> time
     s.timeout = timeout->count();
   }
   if (action != nullptr) {
+    // Its module and offset: a spawn or forkserver child maps each module elsewhere.
+    detail::CodeAddress where = detail::code_address(reinterpret_cast<const void*>(action));
+    if (where.module.size() >= BState::kModuleSize)
+      throw ValueError("the path of the module of the barrier's action is longer than " +
+                       std::to_string(BState::kModuleSize - 1) + " bytes: '" + where.module + "'");
+    std::memcpy(s.action_module, where.module.data(), where.module.size());
+    s.action_offset = where.offset;
     s.has_action = 1;
-    s.action = reinterpret_cast<std::intptr_t>(action) - reinterpret_cast<std::intptr_t>(&action_anchor);
+    action_.set(action);
   }
+}
+
+// The action in this process: resolved from its module and offset the first time.
+Barrier::Action Barrier::action() const {
+  if (Action fn = action_.get()) return fn;
+  const BState& s = *state_;  // set before any other handle existed; NUL-terminated
+  detail::CodeAddress where{std::string(s.action_module, ::strnlen(s.action_module, BState::kModuleSize)),
+                            static_cast<std::uintptr_t>(s.action_offset)};
+  try {
+    action_.set(reinterpret_cast<Action>(detail::resolve_code_address(where)));
+  } catch (const ProcessError&) {
+    throw ProcessError("the barrier's action lives in '" + where.module + "', which this process has not loaded");
+  }
+  return action_.get();
 }
 
 std::size_t Barrier::wait() {
@@ -518,9 +538,8 @@ std::size_t Barrier::wait_for(std::optional<Seconds> timeout) {
   };
   if (index + 1 == s.parties) {
     if (s.has_action) {
-      auto action = reinterpret_cast<Action>(reinterpret_cast<std::intptr_t>(&action_anchor) + s.action);
       try {
-        action();
+        action()();
       } catch (...) {
         break_barrier(s);
         leave();

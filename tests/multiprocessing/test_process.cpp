@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -453,6 +454,48 @@ TEST_P(ProcessTest, MovedHandleKeepsTheProcess) {
 
 INSTANTIATE_TEST_SUITE_P(Methods, ProcessTest, ::testing::ValuesIn(pyconc_test::start_methods()),
                          pyconc_test::method_name);
+
+// ---- forkserver: the sentinel is the pidfd the server opened -----------------------------
+
+// The pid a pidfd names (the "Pid:" line of its fdinfo): -1 once that process was reaped.
+std::optional<int> pidfd_pid(int fd) {
+  std::ifstream info("/proc/self/fdinfo/" + std::to_string(fd));
+  for (std::string line; std::getline(info, line);)
+    if (line.rfind("Pid:", 0) == 0) return std::stoi(line.substr(4));
+  return std::nullopt;
+}
+
+TEST(Forkserver, TheSentinelIsAPidfdOfTheChild) {
+  auto p = mp::get_context("forkserver").Process(sleep_long);
+  p.start();
+  EXPECT_EQ(pyconc_test::fd_target(p.sentinel()), "anon_inode:[pidfd]");
+  EXPECT_EQ(pidfd_pid(p.sentinel()), p.pid());
+  p.kill();
+  p.join();
+  EXPECT_EQ(p.exitcode(), -SIGKILL);
+}
+
+TEST(Forkserver, AChildThatEndsAtOnceKeepsAWorkingSentinel) {
+  auto ctx = mp::get_context("forkserver");
+  for (int round = 0; round < 10; ++round) {
+    const int code = round % 2 == 0 ? 3 : 0;
+    auto p = code != 0 ? ctx.Process(exit_with, code) : ctx.Process(do_nothing);
+    p.start();
+    int fd = p.sentinel();
+    EXPECT_EQ(pyconc_test::fd_target(fd), "anon_inode:[pidfd]");
+    EXPECT_TRUE(poll_readable(fd, 30000));
+    // Once the server reaped it, its pid may name another process; the pidfd still names
+    // the ended child, so these reach nobody.
+    ASSERT_TRUE(eventually([&] { return pidfd_pid(fd) == -1; }, 30s));
+    p.terminate();
+    p.kill();
+    EXPECT_TRUE(p.join(30s));
+    EXPECT_EQ(p.exitcode(), code);
+    EXPECT_EQ(p.sentinel(), fd);
+    p.terminate();
+    EXPECT_EQ(p.exitcode(), code);
+  }
+}
 
 // ---- module functions -------------------------------------------------------------------
 

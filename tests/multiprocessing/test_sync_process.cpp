@@ -2,13 +2,19 @@
 // arguments, under every start method (mp_support.hpp's start_methods()): mutual
 // exclusion, wake-ups across processes, and children killed while holding a lock or
 // waiting at a barrier.
+#include <dlfcn.h>
+
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <mutex>
+#include <stdexcept>
+#include <string>
 #include <thread>
 
 #include <gtest/gtest.h>
 
+#include "helpers/barrier_action.hpp"
 #include "mp_support.hpp"
 #include "pyconc/errors.hpp"
 #include "pyconc/multiprocessing/barrier.hpp"
@@ -25,6 +31,7 @@
 
 using namespace std::chrono_literals;
 namespace mp = pyconc::multiprocessing;
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -87,6 +94,25 @@ void wait_at_barrier(mp::Barrier barrier, mp::RawArray<int> indices, int slot) {
 }
 
 void wait_at_barrier_forever(mp::Barrier barrier) { barrier.wait(); }
+
+// Barrier actions: one in this program, one in a shared object of its own. Each counts
+// its runs in the process that ran it.
+std::atomic<int> program_action_runs{0};
+void program_action() { program_action_runs.fetch_add(1); }
+int action_runs(bool in_library) {
+  return in_library ? pyconc_test_library_action_runs() : program_action_runs.load();
+}
+
+// Arrives last at the first wait (the action runs here), first at the second (it runs
+// in the parent); `ran` gets how often it ran in this process.
+void arrive_last_then_first(mp::Barrier barrier, bool in_library, mp::RawValue<int> ran) {
+  const int before = action_runs(in_library);
+  if (!pyconc_test::eventually([&] { return barrier.n_waiting() == 1; }, 30s))
+    throw pyconc::RuntimeError("the parent never waited");
+  barrier.wait(30s);
+  barrier.wait(30s);
+  ran.set_value(action_runs(in_library) - before);
+}
 
 class SyncAcrossProcesses : public ::testing::TestWithParam<std::string> {
  protected:
@@ -214,6 +240,96 @@ TEST_P(SyncAcrossProcesses, APartyKilledAtTheBarrierBreaksIt) {
   EXPECT_EQ(outcome.load(), 2);
   EXPECT_TRUE(barrier.broken());
   p.join();
+}
+
+TEST_P(SyncAcrossProcesses, BarrierActionRunsInWhicheverProcessArrivesLast) {
+  for (bool in_library : {false, true}) {
+    SCOPED_TRACE(in_library ? "action in a shared object" : "action in the program");
+    mp::Barrier barrier(2, in_library ? &pyconc_test_library_action : &program_action);
+    mp::RawValue<int> ran(-1);
+    const int before = action_runs(in_library);
+    auto p = ctx.Process(arrive_last_then_first, barrier, in_library, ran);
+    p.start();
+    barrier.wait(30s);  // first: the child runs the action
+    EXPECT_EQ(action_runs(in_library), before);
+    ASSERT_TRUE(pyconc_test::eventually([&] { return barrier.n_waiting() == 1 || !p.is_alive(); }, 30s));
+    barrier.wait(30s);  // last: the action runs here
+    EXPECT_EQ(action_runs(in_library), before + 1);
+    p.join();
+    EXPECT_EQ(p.exitcode(), 0);
+    EXPECT_EQ(ran.value(), 1);
+  }
+}
+
+// A copy of libmp_barrier_action.so at `depth` directories of 200 bytes under /tmp,
+// dlopen()ed: its action is one only this process has loaded.
+class LibraryCopy {
+ public:
+  explicit LibraryCopy(int depth) {
+    Dl_info info{};
+    if (::dladdr(reinterpret_cast<void*>(&pyconc_test_library_action), &info) == 0)
+      throw std::runtime_error("dladdr failed");
+    fs::path dir = top_;
+    for (int i = 0; i < depth; ++i) dir /= std::string(200, static_cast<char>('a' + i));
+    fs::create_directories(dir);
+    fs::copy_file(info.dli_fname, dir / "libcopy.so");
+    handle_ = ::dlopen((dir / "libcopy.so").c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (!handle_) throw std::runtime_error(::dlerror());
+    action_ = reinterpret_cast<mp::Barrier::Action>(::dlsym(handle_, "pyconc_test_library_action"));
+  }
+  ~LibraryCopy() {
+    if (handle_) ::dlclose(handle_);
+    fs::remove_all(top_);
+  }
+  LibraryCopy(const LibraryCopy&) = delete;
+  LibraryCopy& operator=(const LibraryCopy&) = delete;
+  mp::Barrier::Action action() const { return action_; }
+
+ private:
+  fs::path top_ = fs::temp_directory_path() / ("pyconc-barrier-" + std::to_string(::getpid()));
+  void* handle_ = nullptr;
+  mp::Barrier::Action action_ = nullptr;
+};
+
+// Waits until the other party waits, then arrives last; `outcome`: 1 passed, 2 got
+// ProcessError (the action's module is not loaded here).
+void arrive_last_where_not_loaded(mp::Barrier barrier, mp::RawValue<int> outcome) {
+  if (!pyconc_test::eventually([&] { return barrier.n_waiting() == 1; }, 30s))
+    throw pyconc::RuntimeError("the parent never waited");
+  try {
+    barrier.wait(30s);
+    outcome.set_value(1);
+  } catch (const mp::ProcessError&) {
+    outcome.set_value(2);
+  }
+}
+
+TEST_P(SyncAcrossProcesses, BarrierActionInAModuleTheChildHasNotLoadedBreaksIt) {
+  if (GetParam() == "fork") GTEST_SKIP() << "a fork child has every module of its parent";
+  LibraryCopy copy(1);
+  ASSERT_NE(copy.action(), nullptr);
+  ASSERT_NE(copy.action(), &pyconc_test_library_action);  // the copy's, not the linked one
+  mp::Barrier barrier(2, copy.action());
+  mp::RawValue<int> outcome(0);
+  auto p = ctx.Process(arrive_last_where_not_loaded, barrier, outcome);
+  p.start();
+  EXPECT_THROW(barrier.wait(30s), pyconc::BrokenBarrierError);
+  p.join();
+  EXPECT_EQ(p.exitcode(), 0);
+  EXPECT_EQ(outcome.value(), 2);
+  EXPECT_TRUE(barrier.broken());
+}
+
+// The action's module path must fit the barrier's segment.
+TEST(BarrierAction, AModulePathTooLongRaisesValueError) {
+  LibraryCopy copy(6);  // over 1200 bytes
+  ASSERT_NE(copy.action(), nullptr);
+  try {
+    mp::Barrier barrier(1, copy.action());
+    ADD_FAILURE() << "no ValueError";
+  } catch (const pyconc::ValueError& e) {
+    EXPECT_NE(std::string(e.what()).find("longer than 1023 bytes"), std::string::npos) << e.what();
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Methods, SyncAcrossProcesses, ::testing::ValuesIn(pyconc_test::start_methods()),

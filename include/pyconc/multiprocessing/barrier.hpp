@@ -24,8 +24,30 @@ struct BarrierState {
   std::uint32_t has_timeout = 0;
   std::uint32_t has_action = 0;
   double timeout = 0;                 // the default timeout, when has_timeout
-  std::int64_t action = 0;            // the action, relative to an anchor of the program
+  // The action, when has_action: the module (executable or shared object) it lives in
+  // and its offset there (a CodeAddress); each process resolves it when it first runs it.
+  static constexpr std::size_t kModuleSize = 1024;  // with the terminating NUL
+  std::uint64_t action_offset = 0;
+  char action_module[kModuleSize] = {};  // "" is the main program
   // followed by `parties` int32 pids: slot i holds the process of the party with index i
+};
+
+/// A Barrier handle's action, resolved in this process (nullptr: not yet). Copies keep
+/// it: a copy is in the same process, or in a fork child, where the address still holds.
+class ResolvedAction {
+ public:
+  using Action = void (*)();
+  ResolvedAction() = default;
+  ResolvedAction(const ResolvedAction& other) noexcept : fn_(other.get()) {}
+  ResolvedAction& operator=(const ResolvedAction& other) noexcept {
+    fn_.store(other.get(), std::memory_order_relaxed);
+    return *this;
+  }
+  Action get() const noexcept { return fn_.load(std::memory_order_relaxed); }
+  void set(Action fn) noexcept { fn_.store(fn, std::memory_order_relaxed); }
+
+ private:
+  std::atomic<Action> fn_{nullptr};
 };
 }  // namespace detail
 
@@ -42,7 +64,11 @@ struct BarrierState {
 /// dies while others wait *breaks* the barrier: every waiter, present and future, gets
 /// BrokenBarrierError until reset(). A dead party is noticed within about 50 ms.
 /// reset() returns it to the empty state (current waiters get BrokenBarrierError).
-/// parties < 1 raises ValueError.
+/// parties < 1 raises ValueError. The action may live in the program or in any shared
+/// object it loaded (it is found again in spawn and forkserver children by its module
+/// and offset); a module path over 1023 bytes raises ValueError. A process where that
+/// module is not loaded cannot run it: the wait() that would raises ProcessError and
+/// breaks the barrier.
 ///
 /// Thread safety: every member may be called from any thread of any process holding a
 /// handle. Copies are handles to the same barrier.
@@ -82,11 +108,14 @@ class Barrier {
     std::string name;
     archive(name);
     state_ = detail::SharedObject<detail::BarrierState>::open(name);
+    action_.set(nullptr);
   }
 
  private:
   std::size_t wait_for(std::optional<Seconds> timeout);
+  Action action() const;
   detail::SharedObject<detail::BarrierState> state_;
+  mutable detail::ResolvedAction action_;  // resolved on first use
 };
 
 }  // namespace pyconc::multiprocessing
