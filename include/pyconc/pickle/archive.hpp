@@ -78,6 +78,85 @@ inline constexpr int kMaxDepth = 1000;
 [[noreturn]] void raise_trailing(std::size_t left);
 [[noreturn]] void raise_size_mismatch(std::size_t got, std::size_t want);
 [[noreturn]] void raise_user_load_failed(const char* what);
+[[noreturn]] void raise_over_budget(std::size_t count, std::size_t each, std::size_t left, std::size_t budget);
+
+// ---- the allocation budget ----------------------------------------------------------
+
+/// What one loads/load_from may allocate for the value it builds (SPEC rule 9: never
+/// more than the input justifies): a fixed allowance plus a constant times the input
+/// size. The constant covers what legitimate payloads need: a count of 8 bytes becomes
+/// a 32-byte std::string or a 24-byte vector, an optional or variant flag of 1 byte a
+/// 16 to 40-byte element, a one-byte key a 33 to 40-byte tree node; the allowance lets
+/// small payloads of big elements (a handful of 4 KiB structs) through.
+inline constexpr std::size_t kBudgetAllowance = std::size_t{1} << 20;
+inline constexpr std::size_t kBudgetPerInputByte = 64;
+
+constexpr std::size_t budget_for(std::size_t input) noexcept {
+  if (input > (SIZE_MAX - kBudgetAllowance) / kBudgetPerInputByte) return SIZE_MAX;
+  return kBudgetAllowance + kBudgetPerInputByte * input;
+}
+
+/// The bytes a reader may still allocate. Every container decode charges count × the
+/// memory one element takes before it reserves, resizes or adds elements; nested
+/// containers charge the same budget, so the whole value stays within it.
+class Budget {
+ public:
+  explicit Budget(std::size_t input) noexcept : left_(budget_for(input)), total_(left_) {}
+
+  /// Takes `count` × `Each` bytes from the budget, or raises ValueError (leaving it
+  /// unchanged) when they are not there.
+  template <std::size_t Each>
+  void charge(std::size_t count) {
+    static_assert(Each > 0);
+    if (count > left_ / Each) raise_over_budget(count, Each, left_, total_);
+    left_ -= count * Each;
+  }
+  std::size_t left() const noexcept { return left_; }
+
+ private:
+  std::size_t left_;
+  std::size_t total_;
+};
+
+// What one element of a container costs in memory: its node as libstdc++ lays it out
+// (within a word of the truth, never below sizeof(element)), a hash bucket, a share of
+// a deque block.
+template <class E>
+struct ListNode {  // std::list: next, prev, value
+  void* link[2];
+  E value;
+};
+template <class E>
+struct TreeNode {  // std::map/set: colour, parent, left, right, value
+  int colour;
+  void* link[3];
+  E value;
+};
+template <class E>
+struct HashNode {  // std::unordered_*: next, value, cached hash
+  void* next;
+  E value;
+  std::size_t hash;
+};
+inline constexpr std::size_t kDequeBlock = 512;  // libstdc++'s deque block, in bytes
+/// What an empty deque holds already: its map of 8 block pointers and one block.
+inline constexpr std::size_t kDequeFixed = 8 * sizeof(void*) + kDequeBlock;
+
+template <class T>
+constexpr std::size_t element_cost() {
+  using E = typename T::value_type;
+  if constexpr (is_spec_v<T, std::list>) {
+    return sizeof(ListNode<E>);
+  } else if constexpr (is_spec_v<T, std::deque>) {
+    if constexpr (sizeof(E) >= kDequeBlock) return sizeof(E);
+    else return (kDequeBlock + kDequeBlock / sizeof(E) - 1) / (kDequeBlock / sizeof(E));
+  } else if constexpr (kind_v<T> == Kind::Associative) {
+    if constexpr (requires { typename T::hasher; }) return sizeof(HashNode<E>) + sizeof(void*);  // + a bucket
+    else return sizeof(TreeNode<E>);
+  } else {
+    return sizeof(E);  // vector, string: contiguous
+  }
+}
 
 // ---- sinks and sources --------------------------------------------------------------
 
@@ -108,7 +187,7 @@ class FastWriter {
 /// Reads a span with a cursor: the reader of type trees without user types.
 class FastReader {
  public:
-  explicit FastReader(std::span<const std::byte> in) noexcept : in_(in) {}
+  explicit FastReader(std::span<const std::byte> in) noexcept : in_(in), budget_(in.size()) {}
   void get(void* data, std::size_t n) {
     if (n > in_.size() - pos_) raise_truncated(n, in_.size() - pos_);
     if (n != 0) std::memcpy(data, in_.data() + pos_, n);
@@ -116,10 +195,12 @@ class FastReader {
   }
   std::size_t left() const noexcept { return in_.size() - pos_; }
   std::size_t position() const noexcept { return pos_; }
+  Budget& budget() noexcept { return budget_; }
 
  private:
   std::span<const std::byte> in_;
   std::size_t pos_ = 0;
+  Budget budget_;
 };
 
 template <class Sink>
@@ -129,7 +210,8 @@ void put_count(Sink& s, std::size_t n) {
 }
 
 /// Reads a count of elements that take at least `unit` bytes each, and checks it
-/// against the bytes left before the caller allocates anything.
+/// against the bytes left before the caller allocates anything (the caller then
+/// charges the memory they take to the reader's budget).
 template <class Source>
 std::size_t get_count(Source& s, std::size_t unit) {
   std::uint64_t v;
@@ -256,10 +338,12 @@ void decode(Source& s, T& value) {
   } else if constexpr (k == Kind::String) {
     using C = typename T::value_type;
     std::size_t n = get_count(s, sizeof(C));
+    s.budget().template charge<sizeof(C)>(n);
     value.resize(n);
     s.get(value.data(), n * sizeof(C));
   } else if constexpr (k == Kind::VectorBool) {
     std::size_t n = get_count(s, 1);
+    s.budget().template charge<sizeof(std::uint64_t)>(n / 64 + 1);  // the bits, in words
     value.resize(n);
     for (std::size_t i = 0; i < n; ++i) {
       bool b;
@@ -269,15 +353,14 @@ void decode(Source& s, T& value) {
   } else if constexpr (k == Kind::Sequence) {
     using E = typename T::value_type;
     std::size_t n = get_count(s, element_wire_v<E>);
+    if constexpr (is_spec_v<T, std::deque>) s.budget().template charge<kDequeFixed>(1);
+    s.budget().template charge<element_cost<T>()>(n);
     if constexpr (is_raw<E>() && is_spec_v<T, std::vector>) {
       value.resize(n);
       s.get(value.data(), n * sizeof(E));
     } else {
       value.clear();
-      // Reserve up front only while that costs a small multiple of the bytes the count
-      // was checked against; bigger elements grow with what is actually decoded.
-      if constexpr (is_spec_v<T, std::vector>)
-        if constexpr (sizeof(E) <= 16 * element_wire_v<E>) value.reserve(n);
+      if constexpr (is_spec_v<T, std::vector>) value.reserve(n);  // paid for: no regrowth
       for (std::size_t i = 0; i < n; ++i) {
         E& e = value.emplace_back();
         decode_element<E>(s, [&] { decode(s, e); });
@@ -295,6 +378,7 @@ void decode(Source& s, T& value) {
     if constexpr (requires { typename T::mapped_type; }) {
       using V = typename T::mapped_type;
       std::size_t n = get_count(s, element_wire_v<K, V>);
+      s.budget().template charge<element_cost<T>()>(n);
       if constexpr (requires { value.reserve(n); }) value.reserve(n);
       for (std::size_t i = 0; i < n; ++i) {
         K key{};
@@ -309,6 +393,7 @@ void decode(Source& s, T& value) {
       }
     } else {
       std::size_t n = get_count(s, element_wire_v<K>);
+      s.budget().template charge<element_cost<T>()>(n);
       if constexpr (requires { value.reserve(n); }) value.reserve(n);
       for (std::size_t i = 0; i < n; ++i) {
         K key{};
@@ -398,14 +483,15 @@ class OutputArchive : public cereal::OutputArchive<OutputArchive, cereal::AllowE
 };
 
 /// pyconc's cereal input archive: reads a std::span<const std::byte> with a cursor. Every
-/// read is bounds-checked; running out of bytes raises ValueError.
+/// read is bounds-checked; running out of bytes raises ValueError, and so does a
+/// container that would take the value past its allocation budget (detail::Budget).
 ///
 /// Thread safety: one archive is used by one thread at a time.
 class InputArchive : public cereal::InputArchive<InputArchive, cereal::AllowEmptyClassElision> {
   using Base = cereal::InputArchive<InputArchive, cereal::AllowEmptyClassElision>;
 
  public:
-  explicit InputArchive(std::span<const std::byte> in) : Base(this), in_(in) {}
+  explicit InputArchive(std::span<const std::byte> in) : Base(this), in_(in), budget_(in.size()) {}
 
   template <class... T>
   InputArchive& operator()(T&&... values) {
@@ -430,6 +516,8 @@ class InputArchive : public cereal::InputArchive<InputArchive, cereal::AllowEmpt
   }
   std::size_t left() const noexcept { return in_.size() - pos_; }
   std::size_t position() const noexcept { return pos_; }
+  /// What the value being read may still allocate (see detail::Budget).
+  detail::Budget& budget() noexcept { return budget_; }
 
   template <class T>
   void process_user(T& value) {
@@ -447,6 +535,7 @@ class InputArchive : public cereal::InputArchive<InputArchive, cereal::AllowEmpt
  private:
   std::span<const std::byte> in_;
   std::size_t pos_ = 0;
+  detail::Budget budget_;
   int depth_ = 0;
 };
 
@@ -483,7 +572,9 @@ void CEREAL_SAVE_FUNCTION_NAME(OutputArchive& ar, const cereal::SizeTag<T>& tag)
   detail::put_count(ar, static_cast<std::size_t>(tag.size));
 }
 /// A size tag read back is checked against the bytes left (every element costs at
-/// least one byte), so cereal's containers never allocate for a lying prefix.
+/// least one byte). Size tags come only from cereal's own loaders for types pyconc does
+/// not decode itself (a user's choice, from cereal/types/); what they allocate per
+/// element is not charged to the budget, as the element type is not known here.
 template <class T>
 void CEREAL_LOAD_FUNCTION_NAME(InputArchive& ar, cereal::SizeTag<T>& tag) {
   tag.size = static_cast<std::remove_reference_t<T>>(detail::get_count(ar, 1));
