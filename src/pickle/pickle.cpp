@@ -16,6 +16,14 @@ void raise_bad_count(std::uint64_t count, std::size_t left) {
                    " elements cannot fit in the " + std::to_string(left) + " bytes left");
 }
 
+void raise_over_budget(std::size_t count, std::size_t each, std::size_t left, std::size_t budget) {
+  throw ValueError("pickle data is corrupt: " + std::to_string(count) + " elements of " + std::to_string(each) +
+                   " bytes would exceed the allocation budget (" + std::to_string(left) + " of " +
+                   std::to_string(budget) + " bytes left; the budget is " +
+                   std::to_string(kBudgetAllowance >> 20) + " MiB + " + std::to_string(kBudgetPerInputByte) +
+                   " x the input size)");
+}
+
 void raise_invalid(const char* what, unsigned value) {
   throw ValueError(std::string("pickle data is corrupt: invalid ") + what + " " + std::to_string(value));
 }

@@ -26,7 +26,8 @@
 // An element of a counted container that wrote no bytes at all (a monostate, an empty
 // tuple, a user type whose serialize writes nothing) is followed by one 0x00 byte, so
 // every counted element costs at least one byte and a count can always be checked
-// against the bytes left before anything is allocated.
+// against the bytes left before anything is allocated. Which kind of value a type is,
+// and the fewest bytes it encodes to, is decided in traits.hpp.
 #pragma once
 
 #include <algorithm>
@@ -55,6 +56,7 @@
 #include <cereal/cereal.hpp>
 
 #include "pyconc/errors.hpp"
+#include "pyconc/pickle/traits.hpp"
 
 namespace pyconc::pickle {
 
@@ -76,214 +78,85 @@ inline constexpr int kMaxDepth = 1000;
 [[noreturn]] void raise_trailing(std::size_t left);
 [[noreturn]] void raise_size_mismatch(std::size_t got, std::size_t want);
 [[noreturn]] void raise_user_load_failed(const char* what);
+[[noreturn]] void raise_over_budget(std::size_t count, std::size_t each, std::size_t left, std::size_t budget);
 
-// ---- what kind of type is T ---------------------------------------------------------
+// ---- the allocation budget ----------------------------------------------------------
 
-template <class T, template <class...> class Tmpl>
-inline constexpr bool is_spec_v = false;
-template <template <class...> class Tmpl, class... A>
-inline constexpr bool is_spec_v<Tmpl<A...>, Tmpl> = true;
+/// What one loads/load_from may allocate for the value it builds (SPEC rule 9: never
+/// more than the input justifies): a fixed allowance plus a constant times the input
+/// size. The constant covers what legitimate payloads need: a count of 8 bytes becomes
+/// a 32-byte std::string or a 24-byte vector, an optional or variant flag of 1 byte a
+/// 16 to 40-byte element, a one-byte key a 33 to 40-byte tree node; the allowance lets
+/// small payloads of big elements (a handful of 4 KiB structs) through.
+inline constexpr std::size_t kBudgetAllowance = std::size_t{1} << 20;
+inline constexpr std::size_t kBudgetPerInputByte = 64;
 
-template <class T>
-inline constexpr bool is_std_array_v = false;
-template <class T, std::size_t N>
-inline constexpr bool is_std_array_v<std::array<T, N>> = true;
+constexpr std::size_t budget_for(std::size_t input) noexcept {
+  if (input > (SIZE_MAX - kBudgetAllowance) / kBudgetPerInputByte) return SIZE_MAX;
+  return kBudgetAllowance + kBudgetPerInputByte * input;
+}
 
-template <class T>
-inline constexpr bool is_basic_string_v = false;
-template <class C, class Tr, class A>
-inline constexpr bool is_basic_string_v<std::basic_string<C, Tr, A>> = true;
+/// The bytes a reader may still allocate. Every container decode charges count × the
+/// memory one element takes before it reserves, resizes or adds elements; nested
+/// containers charge the same budget, so the whole value stays within it.
+class Budget {
+ public:
+  explicit Budget(std::size_t input) noexcept : left_(budget_for(input)), total_(left_) {}
 
-template <class T>
-inline constexpr bool is_sequence_v = is_spec_v<T, std::vector> || is_spec_v<T, std::deque> || is_spec_v<T, std::list>;
+  /// Takes `count` × `Each` bytes from the budget, or raises ValueError (leaving it
+  /// unchanged) when they are not there.
+  template <std::size_t Each>
+  void charge(std::size_t count) {
+    static_assert(Each > 0);
+    if (count > left_ / Each) raise_over_budget(count, Each, left_, total_);
+    left_ -= count * Each;
+  }
+  std::size_t left() const noexcept { return left_; }
 
-template <class T>
-inline constexpr bool is_associative_v =
-    is_spec_v<T, std::map> || is_spec_v<T, std::multimap> || is_spec_v<T, std::set> ||
-    is_spec_v<T, std::multiset> || is_spec_v<T, std::unordered_map> || is_spec_v<T, std::unordered_multimap> ||
-    is_spec_v<T, std::unordered_set> || is_spec_v<T, std::unordered_multiset>;
-
-template <class T>
-inline constexpr bool is_vector_bool_v = false;
-template <class A>
-inline constexpr bool is_vector_bool_v<std::vector<bool, A>> = true;
-
-enum class Kind {
-  None,        // not picklable
-  Bool,        // one checked byte
-  Scalar,      // arithmetic or enum: its bytes
-  Bytes,       // a trivially copyable type without serialize: its bytes
-  Monostate,   // nothing
-  String,      // count + characters
-  VectorBool,  // count + one checked byte per element
-  Sequence,    // vector, deque, list: count + elements
-  Array,       // std::array: the elements
-  Associative, // map, set and their multi/unordered forms: count + elements
-  Optional,    // flag + value
-  Variant,     // index + alternative
-  Tuple,       // tuple, pair: the members
-  Cereal,      // a user type with a cereal serialize/save/load
+ private:
+  std::size_t left_;
+  std::size_t total_;
 };
 
-template <class T>
-constexpr bool has_user_serialization() {
-  return cereal::traits::detail::count_output_serializers<T, OutputArchive>::value > 0 ||
-         cereal::traits::detail::count_input_serializers<T, InputArchive>::value > 0;
-}
-
-/// The standard library's trivially copyable types that only point at data elsewhere.
-template <class T>
-struct is_view : std::false_type {};
-template <class C, class Traits>
-struct is_view<std::basic_string_view<C, Traits>> : std::true_type {};
-template <class E, std::size_t N>
-struct is_view<std::span<E, N>> : std::true_type {};
+// What one element of a container costs in memory: its node as libstdc++ lays it out
+// (within a word of the truth, never below sizeof(element)), a hash bucket, a share of
+// a deque block.
 template <class E>
-struct is_view<std::reference_wrapper<E>> : std::true_type {};
-template <class T>
-inline constexpr bool is_view_v = is_view<T>::value;
+struct ListNode {  // std::list: next, prev, value
+  void* link[2];
+  E value;
+};
+template <class E>
+struct TreeNode {  // std::map/set: colour, parent, left, right, value
+  int colour;
+  void* link[3];
+  E value;
+};
+template <class E>
+struct HashNode {  // std::unordered_*: next, value, cached hash
+  void* next;
+  E value;
+  std::size_t hash;
+};
+inline constexpr std::size_t kDequeBlock = 512;  // libstdc++'s deque block, in bytes
+/// What an empty deque holds already: its map of 8 block pointers and one block.
+inline constexpr std::size_t kDequeFixed = 8 * sizeof(void*) + kDequeBlock;
 
 template <class T>
-constexpr Kind kind_of() {
-  if constexpr (std::is_reference_v<T> || std::is_const_v<T> || std::is_volatile_v<T>) return Kind::None;
-  else if constexpr (std::is_same_v<T, bool>) return Kind::Bool;
-  else if constexpr (std::is_arithmetic_v<T> || std::is_enum_v<T>) return Kind::Scalar;
-  else if constexpr (std::is_same_v<T, std::monostate>) return Kind::Monostate;
-  else if constexpr (is_basic_string_v<T>) return Kind::String;
-  else if constexpr (is_vector_bool_v<T>) return Kind::VectorBool;
-  else if constexpr (is_sequence_v<T>) return Kind::Sequence;
-  else if constexpr (is_std_array_v<T>) return Kind::Array;
-  else if constexpr (is_associative_v<T>) return Kind::Associative;
-  else if constexpr (is_spec_v<T, std::optional>) return Kind::Optional;
-  else if constexpr (is_spec_v<T, std::variant>) return Kind::Variant;
-  else if constexpr (is_spec_v<T, std::tuple> || is_spec_v<T, std::pair>) return Kind::Tuple;
-  else if constexpr (std::is_pointer_v<T> || std::is_member_pointer_v<T> || std::is_null_pointer_v<T>)
-    return Kind::None;  // an address means nothing in another process
-  else if constexpr (is_view_v<T>)
-    return Kind::None;  // views hold addresses too: send the std::string / std::vector
-  else if constexpr (std::is_class_v<T> && has_user_serialization<T>()) return Kind::Cereal;
-  else if constexpr (std::is_array_v<T>) return Kind::None;  // use std::array
-  else if constexpr (std::is_trivially_copyable_v<T> && std::is_class_v<T>) return Kind::Bytes;
-  else if constexpr (std::is_trivially_copyable_v<T> && std::is_union_v<T>) return Kind::Bytes;
-  else return Kind::None;
+constexpr std::size_t element_cost() {
+  using E = typename T::value_type;
+  if constexpr (is_spec_v<T, std::list>) {
+    return sizeof(ListNode<E>);
+  } else if constexpr (is_spec_v<T, std::deque>) {
+    if constexpr (sizeof(E) >= kDequeBlock) return sizeof(E);
+    else return (kDequeBlock + kDequeBlock / sizeof(E) - 1) / (kDequeBlock / sizeof(E));
+  } else if constexpr (kind_v<T> == Kind::Associative) {
+    if constexpr (requires { typename T::hasher; }) return sizeof(HashNode<E>) + sizeof(void*);  // + a bucket
+    else return sizeof(TreeNode<E>);
+  } else {
+    return sizeof(E);  // vector, string: contiguous
+  }
 }
-
-template <class T>
-inline constexpr Kind kind_v = kind_of<T>();
-
-/// True when a T is written as its own bytes and read back with one memcpy (so a
-/// contiguous run of them is one memcpy too).
-template <class T>
-constexpr bool is_raw() {
-  constexpr Kind k = kind_v<T>;
-  if constexpr (k == Kind::Scalar || k == Kind::Bytes) return true;
-  else if constexpr (k == Kind::Array) return is_raw<typename T::value_type>();
-  else return false;
-}
-
-/// The fewest bytes a T can encode to (0 for a user type: unknown).
-template <class T>
-constexpr std::size_t min_wire() {
-  constexpr Kind k = kind_v<T>;
-  if constexpr (k == Kind::Bool) return 1;
-  else if constexpr (k == Kind::Scalar || k == Kind::Bytes) return sizeof(T);
-  else if constexpr (k == Kind::String || k == Kind::VectorBool || k == Kind::Sequence || k == Kind::Associative)
-    return 8;
-  else if constexpr (k == Kind::Array) return std::tuple_size_v<T> * min_wire<typename T::value_type>();
-  else if constexpr (k == Kind::Optional) return 1;
-  else if constexpr (k == Kind::Variant) {
-    return []<std::size_t... I>(std::index_sequence<I...>) {
-      std::size_t m = SIZE_MAX;
-      ((m = std::min(m, min_wire<std::variant_alternative_t<I, T>>())), ...);
-      return 1 + m;
-    }(std::make_index_sequence<std::variant_size_v<T>>{});
-  } else if constexpr (k == Kind::Tuple) {
-    return []<std::size_t... I>(std::index_sequence<I...>) {
-      return (std::size_t{0} + ... + min_wire<std::tuple_element_t<I, T>>());
-    }(std::make_index_sequence<std::tuple_size_v<T>>{});
-  } else return 0;
-}
-
-/// The fewest bytes one element of a counted container takes (see the padding rule).
-template <class... E>
-inline constexpr std::size_t element_wire_v = std::max<std::size_t>(1, (std::size_t{0} + ... + min_wire<E>()));
-
-/// True when the elements may write nothing, so that the writer pads them.
-template <class... E>
-inline constexpr bool needs_pad_v = (std::size_t{0} + ... + min_wire<E>()) == 0;
-
-template <class T>
-constexpr bool picklable();
-
-template <class... E>
-constexpr bool all_picklable() {
-  return (picklable<E>() && ...);
-}
-
-template <class T>
-constexpr bool picklable() {
-  constexpr Kind k = kind_v<T>;
-  if constexpr (k == Kind::None) return false;
-  else if constexpr (!std::is_default_constructible_v<T> || !std::is_move_constructible_v<T>) return false;
-  else if constexpr (k == Kind::String) return is_raw<typename T::value_type>();
-  else if constexpr (k == Kind::Sequence || k == Kind::Array || k == Kind::Optional) return picklable<typename T::value_type>();
-  else if constexpr (k == Kind::Associative) {
-    if constexpr (requires { typename T::mapped_type; })
-      return all_picklable<typename T::key_type, typename T::mapped_type>();
-    else
-      return picklable<typename T::key_type>();
-  } else if constexpr (k == Kind::Variant) {
-    return []<std::size_t... I>(std::index_sequence<I...>) {
-      return std::variant_size_v<T> <= 255 && all_picklable<std::variant_alternative_t<I, T>...>();
-    }(std::make_index_sequence<std::variant_size_v<T>>{});
-  } else if constexpr (k == Kind::Tuple) {
-    return []<std::size_t... I>(std::index_sequence<I...>) {
-      return all_picklable<std::tuple_element_t<I, T>...>();
-    }(std::make_index_sequence<std::tuple_size_v<T>>{});
-  } else if constexpr (k == Kind::Cereal) {
-    return cereal::traits::is_output_serializable<T, OutputArchive>::value &&
-           cereal::traits::is_input_serializable<T, InputArchive>::value;
-  } else return true;
-}
-
-/// True when some part of T needs cereal's machinery (a user type).
-template <class T>
-constexpr bool uses_cereal() {
-  constexpr Kind k = kind_v<T>;
-  if constexpr (k == Kind::Cereal) return true;
-  else if constexpr (k == Kind::Sequence || k == Kind::Array || k == Kind::Optional) return uses_cereal<typename T::value_type>();
-  else if constexpr (k == Kind::Associative) {
-    if constexpr (requires { typename T::mapped_type; })
-      return uses_cereal<typename T::key_type>() || uses_cereal<typename T::mapped_type>();
-    else
-      return uses_cereal<typename T::key_type>();
-  } else if constexpr (k == Kind::Variant) {
-    return []<std::size_t... I>(std::index_sequence<I...>) {
-      return (uses_cereal<std::variant_alternative_t<I, T>>() || ...);
-    }(std::make_index_sequence<std::variant_size_v<T>>{});
-  } else if constexpr (k == Kind::Tuple) {
-    return []<std::size_t... I>(std::index_sequence<I...>) {
-      return (false || ... || uses_cereal<std::tuple_element_t<I, T>>());
-    }(std::make_index_sequence<std::tuple_size_v<T>>{});
-  } else return false;
-}
-
-/// The exact encoded size when it is cheap to know (fixed-size types, strings and
-/// vectors of raw elements), else 0.
-template <class T>
-std::size_t size_hint(const T& value) noexcept {
-  constexpr Kind k = kind_v<T>;
-  if constexpr (k == Kind::Bool) return 1;
-  else if constexpr (is_raw<T>()) return sizeof(T);
-  else if constexpr (k == Kind::String) return 8 + value.size() * sizeof(typename T::value_type);
-  else if constexpr (k == Kind::Sequence && is_spec_v<T, std::vector>) {
-    if constexpr (is_raw<typename T::value_type>()) return 8 + value.size() * sizeof(typename T::value_type);
-    else return 0;
-  } else return 0;
-}
-
-template <class>
-inline constexpr bool dependent_false_v = false;
 
 // ---- sinks and sources --------------------------------------------------------------
 
@@ -314,7 +187,7 @@ class FastWriter {
 /// Reads a span with a cursor: the reader of type trees without user types.
 class FastReader {
  public:
-  explicit FastReader(std::span<const std::byte> in) noexcept : in_(in) {}
+  explicit FastReader(std::span<const std::byte> in) noexcept : in_(in), budget_(in.size()) {}
   void get(void* data, std::size_t n) {
     if (n > in_.size() - pos_) raise_truncated(n, in_.size() - pos_);
     if (n != 0) std::memcpy(data, in_.data() + pos_, n);
@@ -322,10 +195,12 @@ class FastReader {
   }
   std::size_t left() const noexcept { return in_.size() - pos_; }
   std::size_t position() const noexcept { return pos_; }
+  Budget& budget() noexcept { return budget_; }
 
  private:
   std::span<const std::byte> in_;
   std::size_t pos_ = 0;
+  Budget budget_;
 };
 
 template <class Sink>
@@ -335,7 +210,8 @@ void put_count(Sink& s, std::size_t n) {
 }
 
 /// Reads a count of elements that take at least `unit` bytes each, and checks it
-/// against the bytes left before the caller allocates anything.
+/// against the bytes left before the caller allocates anything (the caller then
+/// charges the memory they take to the reader's budget).
 template <class Source>
 std::size_t get_count(Source& s, std::size_t unit) {
   std::uint64_t v;
@@ -462,10 +338,12 @@ void decode(Source& s, T& value) {
   } else if constexpr (k == Kind::String) {
     using C = typename T::value_type;
     std::size_t n = get_count(s, sizeof(C));
+    s.budget().template charge<sizeof(C)>(n);
     value.resize(n);
     s.get(value.data(), n * sizeof(C));
   } else if constexpr (k == Kind::VectorBool) {
     std::size_t n = get_count(s, 1);
+    s.budget().template charge<sizeof(std::uint64_t)>(n / 64 + 1);  // the bits, in words
     value.resize(n);
     for (std::size_t i = 0; i < n; ++i) {
       bool b;
@@ -475,15 +353,14 @@ void decode(Source& s, T& value) {
   } else if constexpr (k == Kind::Sequence) {
     using E = typename T::value_type;
     std::size_t n = get_count(s, element_wire_v<E>);
+    if constexpr (is_spec_v<T, std::deque>) s.budget().template charge<kDequeFixed>(1);
+    s.budget().template charge<element_cost<T>()>(n);
     if constexpr (is_raw<E>() && is_spec_v<T, std::vector>) {
       value.resize(n);
       s.get(value.data(), n * sizeof(E));
     } else {
       value.clear();
-      // Reserve up front only while that costs a small multiple of the bytes the count
-      // was checked against; bigger elements grow with what is actually decoded.
-      if constexpr (is_spec_v<T, std::vector>)
-        if constexpr (sizeof(E) <= 16 * element_wire_v<E>) value.reserve(n);
+      if constexpr (is_spec_v<T, std::vector>) value.reserve(n);  // paid for: no regrowth
       for (std::size_t i = 0; i < n; ++i) {
         E& e = value.emplace_back();
         decode_element<E>(s, [&] { decode(s, e); });
@@ -501,6 +378,7 @@ void decode(Source& s, T& value) {
     if constexpr (requires { typename T::mapped_type; }) {
       using V = typename T::mapped_type;
       std::size_t n = get_count(s, element_wire_v<K, V>);
+      s.budget().template charge<element_cost<T>()>(n);
       if constexpr (requires { value.reserve(n); }) value.reserve(n);
       for (std::size_t i = 0; i < n; ++i) {
         K key{};
@@ -515,6 +393,7 @@ void decode(Source& s, T& value) {
       }
     } else {
       std::size_t n = get_count(s, element_wire_v<K>);
+      s.budget().template charge<element_cost<T>()>(n);
       if constexpr (requires { value.reserve(n); }) value.reserve(n);
       for (std::size_t i = 0; i < n; ++i) {
         K key{};
@@ -604,14 +483,15 @@ class OutputArchive : public cereal::OutputArchive<OutputArchive, cereal::AllowE
 };
 
 /// pyconc's cereal input archive: reads a std::span<const std::byte> with a cursor. Every
-/// read is bounds-checked; running out of bytes raises ValueError.
+/// read is bounds-checked; running out of bytes raises ValueError, and so does a
+/// container that would take the value past its allocation budget (detail::Budget).
 ///
 /// Thread safety: one archive is used by one thread at a time.
 class InputArchive : public cereal::InputArchive<InputArchive, cereal::AllowEmptyClassElision> {
   using Base = cereal::InputArchive<InputArchive, cereal::AllowEmptyClassElision>;
 
  public:
-  explicit InputArchive(std::span<const std::byte> in) : Base(this), in_(in) {}
+  explicit InputArchive(std::span<const std::byte> in) : Base(this), in_(in), budget_(in.size()) {}
 
   template <class... T>
   InputArchive& operator()(T&&... values) {
@@ -636,6 +516,8 @@ class InputArchive : public cereal::InputArchive<InputArchive, cereal::AllowEmpt
   }
   std::size_t left() const noexcept { return in_.size() - pos_; }
   std::size_t position() const noexcept { return pos_; }
+  /// What the value being read may still allocate (see detail::Budget).
+  detail::Budget& budget() noexcept { return budget_; }
 
   template <class T>
   void process_user(T& value) {
@@ -653,6 +535,7 @@ class InputArchive : public cereal::InputArchive<InputArchive, cereal::AllowEmpt
  private:
   std::span<const std::byte> in_;
   std::size_t pos_ = 0;
+  detail::Budget budget_;
   int depth_ = 0;
 };
 
@@ -689,7 +572,9 @@ void CEREAL_SAVE_FUNCTION_NAME(OutputArchive& ar, const cereal::SizeTag<T>& tag)
   detail::put_count(ar, static_cast<std::size_t>(tag.size));
 }
 /// A size tag read back is checked against the bytes left (every element costs at
-/// least one byte), so cereal's containers never allocate for a lying prefix.
+/// least one byte). Size tags come only from cereal's own loaders for types pyconc does
+/// not decode itself (a user's choice, from cereal/types/); what they allocate per
+/// element is not charged to the budget, as the element type is not known here.
 template <class T>
 void CEREAL_LOAD_FUNCTION_NAME(InputArchive& ar, cereal::SizeTag<T>& tag) {
   tag.size = static_cast<std::remove_reference_t<T>>(detail::get_count(ar, 1));
