@@ -105,32 +105,34 @@ struct ConnectionChannel final : Channel {
   Connection& conn;
 };
 
-// Waits until `fd` is ready for `events` or the deadline (TimeoutError).
-void wait_fd(int fd, short events, const Deadline& deadline, const char* what) {
+// Waits until `fd` is ready for `events` or the deadline (AuthenticationError), or
+// until `cancel` (an eventfd, -1: none) is readable (OSError: the listener was closed).
+void wait_fd(int fd, short events, const Deadline& deadline, const char* what, int cancel = -1) {
   for (;;) {
-    pollfd p{fd, events, 0};
+    pollfd p[2] = {{fd, events, 0}, {cancel, POLLIN, 0}};
     int ms = -1;
     if (!deadline.is_never()) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline.remaining()).count();
       ms = static_cast<int>(std::max<long long>(0, std::min<long long>(left + 1, 1 << 30)));
     }
-    int r = ::poll(&p, 1, ms);
+    int r = ::poll(p, cancel >= 0 ? 2 : 1, ms);
     if (r < 0) {
       if (errno == EINTR) continue;
       raise_os_error(errno, what);
     }
+    if (cancel >= 0 && (p[1].revents & POLLIN)) throw OSError("listener is closed");
     if (r == 0) throw AuthenticationError(std::string(what) + ": the peer did not answer in time");
     return;
   }
 }
 
 struct SocketChannel final : Channel {
-  SocketChannel(int fd, Deadline d) : sock(fd), deadline(d) {}
+  SocketChannel(int fd, Deadline d, int cancel_fd = -1) : sock(fd), deadline(d), cancel(cancel_fd) {}
 
   void send_all(const void* data, std::size_t n) {
     auto* p = static_cast<const char*>(data);
     while (n > 0) {
-      wait_fd(sock, POLLOUT, deadline, "handshake send");
+      wait_fd(sock, POLLOUT, deadline, "handshake send", cancel);
       ssize_t r = ::send(sock, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
       if (r < 0) {
         if (errno == EINTR || errno == EAGAIN) continue;
@@ -144,7 +146,7 @@ struct SocketChannel final : Channel {
   void recv_all(void* data, std::size_t n) {
     auto* p = static_cast<char*>(data);
     while (n > 0) {
-      wait_fd(sock, POLLIN, deadline, "handshake receive");
+      wait_fd(sock, POLLIN, deadline, "handshake receive", cancel);
       ssize_t r = ::recv(sock, p, n, MSG_DONTWAIT);
       if (r < 0) {
         if (errno == EINTR || errno == EAGAIN) continue;
@@ -172,6 +174,7 @@ struct SocketChannel final : Channel {
 
   int sock;
   Deadline deadline;
+  int cancel;  // the listener's close() eventfd, or -1
 };
 
 void deliver(Channel& ch, const Bytes& key) {
@@ -266,7 +269,7 @@ Connection introduce_server(SocketChannel& ch) {
   c->cmsg_type = SCM_RIGHTS;
   c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
   std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
-  wait_fd(ch.sock, POLLOUT, ch.deadline, "handshake send");
+  wait_fd(ch.sock, POLLOUT, ch.deadline, "handshake send", ch.cancel);
   ssize_t r;
   do r = ::sendmsg(ch.sock, &msg, MSG_NOSIGNAL);
   while (r < 0 && errno == EINTR);
@@ -291,7 +294,7 @@ Connection introduce_client(SocketChannel& ch) {
   msg.msg_iovlen = 1;
   msg.msg_control = control;
   msg.msg_controllen = sizeof control;
-  wait_fd(ch.sock, POLLIN, ch.deadline, "handshake receive");
+  wait_fd(ch.sock, POLLIN, ch.deadline, "handshake receive", ch.cancel);
   ssize_t r;
   do r = ::recvmsg(ch.sock, &msg, MSG_CMSG_CLOEXEC | MSG_WAITALL);
   while (r < 0 && errno == EINTR);
@@ -422,7 +425,7 @@ Connection Listener::accept() {
     pyconc::detail::LockGuard guard(s.mutex);
     s.last_accepted = std::move(name);
   }
-  SocketChannel ch(conn_sock.fd, Deadline::after(Seconds(kHandshakeTimeout)));
+  SocketChannel ch(conn_sock.fd, Deadline::after(Seconds(kHandshakeTimeout)), s.wake);
   if (s.authkey) {
     deliver(ch, *s.authkey);
     answer(ch, *s.authkey);

@@ -1,12 +1,16 @@
 // multiprocessing.connection.Listener / Client / deliver_challenge / answer_challenge.
 #include <sys/stat.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <fstream>
 
 #include <chrono>
+#include <cstddef>
+#include <cstring>
 #include <string>
 #include <thread>
 #include <vector>
@@ -210,4 +214,36 @@ TEST(Listener, AcceptedConnectionCrossesOnlyIntoForkChildren) {
   forked.join();
   EXPECT_EQ(forked.exitcode(), 0);
   client.join();
+}
+
+TEST(Listener, CloseInterruptsAHandshakeWithASilentClient) {
+  conn::Listener listener({.authkey = key("k")});
+  // A client that connects and says nothing.
+  int silent = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(silent, 0);
+  sockaddr_un sa{};
+  sa.sun_family = AF_UNIX;
+  std::string address = listener.address();
+  std::memcpy(sa.sun_path, address.data(), address.size());
+  ASSERT_EQ(::connect(silent, reinterpret_cast<sockaddr*>(&sa),
+                      static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + address.size())),
+            0);
+  std::atomic<long> tid{0};
+  std::atomic<bool> closed_error{false};
+  auto start = std::chrono::steady_clock::now();
+  std::thread t([&] {
+    tid = ::syscall(SYS_gettid);
+    try {
+      listener.accept();
+    } catch (const mp::AuthenticationError&) {
+    } catch (const pyconc::OSError&) {
+      closed_error = true;
+    }
+  });
+  ASSERT_TRUE(pyconc_test::eventually([&] { return asleep_in_poll(tid.load()); }));
+  listener.close();
+  t.join();
+  EXPECT_TRUE(closed_error);
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 15.0);
+  ::close(silent);
 }

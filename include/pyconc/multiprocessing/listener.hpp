@@ -47,7 +47,8 @@ struct ClientOptions {
 /// behaves the same (EOFError once the peer is gone, connection::wait, ...).
 ///
 /// Thread safety: every member may be called from any thread; close() wakes a thread
-/// blocked in accept() (it raises OSError "listener is closed").
+/// blocked in accept(), also one authenticating a client (it raises OSError "listener
+/// is closed").
 ///
 /// Memory ordering: as Pipe's (a send happens-before the recv that returns it).
 ///
