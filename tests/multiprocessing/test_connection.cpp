@@ -19,6 +19,8 @@
 
 #include <gtest/gtest.h>
 
+#include "sanitizers.hpp"
+
 #include "mp_support.hpp"
 #include "pyconc/multiprocessing/connection.hpp"
 #include "pyconc/multiprocessing/detail/reduction.hpp"
@@ -32,13 +34,6 @@ using namespace std::chrono_literals;
 
 // 1 GiB; 128 MiB under the sanitizers, which instrument every byte copied (the
 // streaming path is the same from the second ring-full on).
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define PYCONC_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define PYCONC_SANITIZED 1
-#endif
-#endif
 #ifdef PYCONC_SANITIZED
 constexpr std::size_t kBig = std::size_t{128} << 20;
 constexpr int kLoad = 4;  // fewer rounds in the stress tests

@@ -4,6 +4,8 @@
 // this program never rise by more than the budget while they are decoded.
 #include <gtest/gtest.h>
 
+#include "sanitizers.hpp"
+
 #include <array>
 #include <atomic>
 #include <cstdint>
@@ -27,22 +29,11 @@ using Bytes = std::vector<std::byte>;
 
 // ThreadSanitizer's runtime defines operator new itself: there the peak is not measured
 // (the ValueErrors are still checked; the other builds check the peak too).
-#if defined(__SANITIZE_THREAD__)
+#ifdef PYCONC_TEST_TSAN
 #define PYCONC_TEST_NO_NEW_HOOK 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define PYCONC_TEST_NO_NEW_HOOK 1
-#endif
 #endif
 
 // 1 GiB; 128 MiB under the sanitizers, which instrument every byte copied.
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define PYCONC_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define PYCONC_SANITIZED 1
-#endif
-#endif
 
 namespace {
 

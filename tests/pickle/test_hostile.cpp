@@ -2,6 +2,8 @@
 // crash, a hang or an allocation bigger than the input justifies.
 #include <gtest/gtest.h>
 
+#include "sanitizers.hpp"
+
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -96,12 +98,8 @@ struct Picky {  // a user load that throws something other than ValueError
 
 // ThreadSanitizer's runtime defines operator new itself: there the ceiling is not
 // enforced (the other builds check it).
-#if defined(__SANITIZE_THREAD__)
+#ifdef PYCONC_TEST_TSAN
 #define PYCONC_TEST_NO_NEW_HOOK 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define PYCONC_TEST_NO_NEW_HOOK 1
-#endif
 #endif
 
 #ifndef PYCONC_TEST_NO_NEW_HOOK
