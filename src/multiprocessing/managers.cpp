@@ -379,16 +379,10 @@ void BaseManager::shutdown() {
   s.mode = State::Mode::shut;
   try {
     // As Python: a connection of its own asks the server to stop.
-    Connection c = connection::Client(s.address, {.authkey = s.authkey});
-    Request hello;
-    hello.kind = Kind::hello;
-    hello.id = static_cast<std::uint64_t>(self_pid());
-    c.send(hello);
-    (void)c.recv<Reply>();
+    detail::Link link = detail::open_link(s.address, s.authkey);
     Request stop;
     stop.kind = Kind::shutdown;
-    c.send(stop);
-    (void)c.recv<Reply>();
+    detail::exchange(link, stop);
   } catch (...) {
     // The server is gone already: only the process is left to reap.
   }
