@@ -1,5 +1,6 @@
 // multiprocessing.connection.Listener / Client / deliver_challenge / answer_challenge.
 #include <sys/stat.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
@@ -246,4 +247,18 @@ TEST(Listener, CloseInterruptsAHandshakeWithASilentClient) {
   EXPECT_TRUE(closed_error);
   EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 15.0);
   ::close(silent);
+}
+
+TEST(Listener, FilenoIsReadableWhenAClientWaits) {
+  conn::Listener listener;
+  int fd = listener.fileno();
+  pollfd p{fd, POLLIN, 0};
+  EXPECT_EQ(::poll(&p, 1, 0), 0);  // nobody yet
+  std::thread client([address = listener.address()] { conn::Client(address).send(3); });
+  p.revents = 0;
+  EXPECT_EQ(::poll(&p, 1, 10'000), 1);
+  EXPECT_EQ(listener.accept().recv<int>(), 3);
+  client.join();
+  listener.close();
+  EXPECT_THROW(listener.fileno(), pyconc::OSError);
 }

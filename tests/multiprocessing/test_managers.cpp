@@ -62,6 +62,14 @@ void proxy_through_queue(mp::Queue<managers::ListProxy<int>> q) {
   l.append(99);
 }
 
+// What the server's initializer sets, in the server process.
+int g_initialized = 0;
+void initialize_server() { g_initialized = 42; }
+struct ReadsInitialized {
+  int value = g_initialized;
+  int get() const { return value; }
+};
+
 void sleep_forever(managers::DictProxy<int, int> d) {
   d[1] = 1;
   for (;;) ::pause();
@@ -397,4 +405,29 @@ TEST_F(ManagerProxies, AProxyInsideAManagedObject) {
   managers::ListProxy<int> again = d["l"];
   EXPECT_EQ(again.copy(), (std::vector<int>{1, 2}));
   EXPECT_EQ(again, l);  // the same object
+}
+
+TEST(ManagerLifetime, InitializerRunsInTheServer) {
+  managers::BaseManager m;
+  m.start(&initialize_server);
+  auto r = m.create<ReadsInitialized>();
+  EXPECT_EQ(r.call<&ReadsInitialized::get>(), 42);
+  EXPECT_EQ(g_initialized, 0);  // not in this process
+}
+
+TEST(ManagerLifetime, JoinWaitsForTheServer) {
+  auto manager = mp::Manager();
+  EXPECT_FALSE(manager.join(0.05s));  // the server runs
+  manager.shutdown();
+  EXPECT_TRUE(manager.join(0s));
+  manager.join();
+}
+
+TEST_F(ManagerProxies, ValueAccessors) {
+  auto v = manager_->Value<std::string>("a");
+  EXPECT_EQ(v.value(), "a");
+  v.set_value("b");
+  EXPECT_EQ(v.get(), "b");
+  v.set("c");
+  EXPECT_EQ(v.value(), "c");
 }
