@@ -22,7 +22,7 @@ using u64 = std::uint64_t;
 namespace {
 
 constexpr u64 kMagic = 0x7079636f6e635155ull;  // "pyconcQU"
-constexpr u32 kVersion = 1;
+constexpr u32 kVersion = 2;
 constexpr u32 kFirst = 1, kLast = 2, kAbort = 4;
 constexpr u64 kChunkHeader = 16;
 constexpr std::size_t kMinBuffer = 4096;
@@ -39,12 +39,23 @@ struct Signal {
   std::atomic<u32> armed{0};
 };
 
-// What one side is about to publish: re-applied by whoever takes its lock over when the
-// position was published (see the header comment).
+// The state one side is about to publish, written in full (`valid` cleared first, set
+// last) before any of it is applied: whoever takes the side's lock over from a dead
+// holder applies a valid record again, and keeps the state as it is when the record was
+// only half written (nothing of it had been applied yet). See the header comment.
 struct Redo {
+  std::atomic<u32> valid{1};
+  std::atomic<u32> mid{0};
   std::atomic<u64> pos{0};
   std::atomic<u64> items{0};
-  std::atomic<u32> mid{0};
+
+  void write(u64 new_pos, u64 new_items, bool new_mid) noexcept {
+    valid.store(0, std::memory_order_release);
+    pos.store(new_pos, std::memory_order_release);
+    items.store(new_items, std::memory_order_release);
+    mid.store(new_mid ? 1 : 0, std::memory_order_release);
+    valid.store(1, std::memory_order_release);
+  }
 };
 
 struct ChunkHeader {
@@ -228,22 +239,25 @@ void QueueCore::write_chunk_header(u64 pos, u32 len, u32 flags, u64 total) noexc
 // ---- producer side -----------------------------------------------------------------
 
 void QueueCore::commit_put(u64 tail, u64 items, bool mid) noexcept {
-  h_->put_redo.pos.store(tail, std::memory_order_release);
-  h_->put_redo.items.store(items, std::memory_order_release);
-  h_->put_redo.mid.store(mid ? 1 : 0, std::memory_order_release);
-  h_->tail.store(tail, std::memory_order_seq_cst);  // the commit point
+  h_->put_redo.write(tail, items, mid);
+  // items_put goes first: a consumer that sees the new tail (acquire) also sees the item
+  // counted, so its task_done() for that item is never refused as one too many.
   h_->items_put.store(items, std::memory_order_release);
+  h_->tail.store(tail, std::memory_order_seq_cst);  // publishes the bytes
   h_->mid_put.store(mid ? 1 : 0, std::memory_order_relaxed);
   notify(h_->data);
 }
 
 // Holding put_lock taken over from a dead producer.
 void QueueCore::repair_put() noexcept {
-  u64 tail = h_->tail.load(std::memory_order_acquire);
-  if (h_->put_redo.pos.load(std::memory_order_acquire) == tail) {
-    h_->items_put.store(h_->put_redo.items.load(std::memory_order_acquire), std::memory_order_release);
-    h_->mid_put.store(h_->put_redo.mid.load(std::memory_order_acquire), std::memory_order_relaxed);
+  const Redo& redo = h_->put_redo;
+  if (redo.valid.load(std::memory_order_acquire) != 0) {
+    h_->items_put.store(redo.items.load(std::memory_order_acquire), std::memory_order_release);
+    h_->tail.store(redo.pos.load(std::memory_order_acquire), std::memory_order_seq_cst);
+    h_->mid_put.store(redo.mid.load(std::memory_order_acquire), std::memory_order_relaxed);
+    notify(h_->data);
   }
+  const u64 tail = h_->tail.load(std::memory_order_relaxed);
   if (h_->mid_put.load(std::memory_order_relaxed)) {
     // It died inside a streamed item: end the item with ABORT (16 bytes are always
     // left free while an item is open).
@@ -344,9 +358,7 @@ bool QueueCore::put(std::span<const std::byte> bytes, const Deadline& deadline, 
 // ---- consumer side -----------------------------------------------------------------
 
 void QueueCore::commit_get(u64 head, u64 items, bool mid) noexcept {
-  h_->get_redo.pos.store(head, std::memory_order_release);
-  h_->get_redo.items.store(items, std::memory_order_release);
-  h_->get_redo.mid.store(mid ? 1 : 0, std::memory_order_release);
+  h_->get_redo.write(head, items, mid);
   // items_got goes first: the seq_cst store of head then orders both before the read
   // of the sleepers in notify() (repair re-derives items_got from the redo record).
   h_->items_got.store(items, std::memory_order_release);
@@ -370,11 +382,14 @@ void QueueCore::count_lost_item(u64 count) noexcept {
 
 // Holding get_lock taken over from a dead consumer.
 void QueueCore::repair_get() noexcept {
-  u64 head = h_->head.load(std::memory_order_acquire);
-  if (h_->get_redo.pos.load(std::memory_order_acquire) == head) {
-    h_->items_got.store(h_->get_redo.items.load(std::memory_order_acquire), std::memory_order_release);
-    h_->mid_get.store(h_->get_redo.mid.load(std::memory_order_acquire), std::memory_order_relaxed);
+  const Redo& redo = h_->get_redo;
+  if (redo.valid.load(std::memory_order_acquire) != 0) {
+    h_->items_got.store(redo.items.load(std::memory_order_acquire), std::memory_order_release);
+    h_->head.store(redo.pos.load(std::memory_order_acquire), std::memory_order_seq_cst);
+    h_->mid_get.store(redo.mid.load(std::memory_order_acquire), std::memory_order_relaxed);
+    notify(h_->space);
   }
+  const u64 head = h_->head.load(std::memory_order_relaxed);
   if (h_->mid_get.load(std::memory_order_relaxed)) {
     // It died inside an item: that item is lost; its remaining chunks are orphans the
     // loop in get() skips.

@@ -441,6 +441,39 @@ TEST(MpJoinableQueueFork, TaskDoneInChildJoinInParent) {
   EXPECT_TRUE(exited_ok(status));
 }
 
+// A consumer that calls task_done() the moment get() returns must never be told it
+// called it too often: the item is counted as put before it can be seen.
+TEST(MpJoinableQueueFork, TaskDoneRightAfterGetIsNeverRefused) {
+  constexpr int kItems = 200'000;
+  mp::JoinableQueue<int> q;
+  pid_t child = ::fork();
+  if (child == 0) {
+    try {
+      for (int i = 0; i < kItems; ++i) {
+        if (q.get() != i) ::_exit(2);
+        q.task_done();
+      }
+    } catch (const ValueError&) {
+      ::_exit(3);
+    }
+    ::_exit(0);
+  }
+  bool all_put = true;
+  for (int i = 0; i < kItems && all_put; ++i) {
+    try {
+      q.put(i, 10s);  // Full only if the child died
+    } catch (const Full&) {
+      all_put = false;
+    }
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  ASSERT_TRUE(all_put);
+  ASSERT_TRUE(exited_ok(status)) << "the child exited with " << WEXITSTATUS(status) << " (3: task_done refused)";
+  q.join();  // every task_done() counted
+  EXPECT_EQ(q.unfinished_tasks(), 0u);
+}
+
 TEST(MpQueueFork, OneGiBIntact) {
   // 1 GiB in 4 MiB items through a 1 MiB ring: every item streamed. Each item is the
   // same random block with its index stamped in; the child compares it (memcmp) and
@@ -517,14 +550,18 @@ TEST(MpQueueRobust, ConsumerInsideItemWhenProducerDies) {
     q.put(std::string(10'000'000, 'v'));
     ::_exit(0);
   }
-  // The stream started (the ring is full, nobody reads): freeze the producer there.
-  ASSERT_TRUE(pyconc_test::eventually([&] { return q.qsize() == 1; }));
+  Reaper reap_victim{victim};
+  // The stream started and the producer sleeps until room frees (the ring is full,
+  // nobody reads): freeze it there. (qsize() alone counts the item a moment before its
+  // first chunk is published.)
+  ASSERT_TRUE(pyconc_test::eventually([&] { return q.qsize() == 1 && process_asleep_in_futex(victim); }));
   ::kill(victim, SIGSTOP);
   pid_t consumer = ::fork();
   if (consumer == 0) {
     std::string first = q.get(30s);  // the big one is lost: this is the next item
     ::_exit(first == "next" ? 0 : 1);
   }
+  Reaper reap_consumer{consumer};
   // The consumer took the first chunks and waits inside the item.
   ASSERT_TRUE(pyconc_test::eventually([&] { return q.qsize() == 0; }));
   ::kill(victim, SIGKILL);
@@ -565,13 +602,16 @@ TEST(MpQueueRobust, ConsumerKilledMidGetOfStreamedItem) {
     q.put("after");
     ::_exit(0);
   }
-  ASSERT_TRUE(pyconc_test::eventually([&] { return q.qsize() == 1; }));
+  Reaper reap_producer{producer};
+  // The producer sleeps until room frees, the ring full of the item's first chunks.
+  ASSERT_TRUE(pyconc_test::eventually([&] { return q.qsize() == 1 && process_asleep_in_futex(producer); }));
   ::kill(producer, SIGSTOP);  // the consumer will wait inside the item
   pid_t victim = ::fork();
   if (victim == 0) {
     (void)q.get();
     ::_exit(0);
   }
+  Reaper reap_victim{victim};
   ASSERT_TRUE(pyconc_test::eventually([&] { return q.qsize() == 0; }));
   ::kill(victim, SIGKILL);
   int status = 0;

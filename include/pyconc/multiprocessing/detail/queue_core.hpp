@@ -12,11 +12,12 @@
 // under its own lock; the producer always leaves 16 bytes free while an item is open, so
 // an ABORT chunk always fits.
 //
-// Robustness. Each side commits through one store of its position (tail or head); just
-// before it, it writes a redo record (position it is about to publish, the counters and
-// the "inside an item" flag that go with it). Whoever takes a side's lock over from a
-// dead holder (ProcessMutex::Acquire::owner_died) re-applies the record if the position
-// was published, else keeps the state of the previous commit. A producer that died
+// Robustness. Each side commits its position (tail or head), its item counter and its
+// "inside an item" flag together: it first writes them all to a redo record, marked
+// valid only once complete, then applies them (the counter before the position, so a
+// reader that sees the position sees the count). Whoever takes a side's lock over from a
+// dead holder (ProcessMutex::Acquire::owner_died) applies a valid record again; a record
+// left half written means nothing of it was applied, and the previous commit stands. A producer that died
 // inside an item gets an ABORT chunk written for it; the consumer drops what it had of
 // that item. A consumer that died inside an item leaves its remaining chunks as
 // "orphans" that the next consumer skips. Waits run in slices that check the other
