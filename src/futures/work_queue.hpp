@@ -14,6 +14,8 @@
 // one system call per task, and a context switch or two.
 #pragma once
 
+#include <sched.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
@@ -74,7 +76,8 @@ class WorkQueue {
           stop_spinning();
           return std::move(*out);
         }
-        pyconc::detail::cpu_relax();
+        if ((i & (kYieldEvery - 1)) == kYieldEvery - 1) ::sched_yield();
+        else pyconc::detail::cpu_relax();
       }
       // Nothing came: sleep. On return we are a spinner again (the waker counted us).
       if (sleep(me, out)) return std::move(*out);
@@ -87,6 +90,9 @@ class WorkQueue {
   // About 20-50 µs of polling: longer than the gap between submissions of a busy
   // submitter, much shorter than a scheduler tick.
   static constexpr int kSpins = 4096;
+  // A poller yields the CPU this often: when threads outnumber cores (2 workers and
+  // a submitter on 2 cores), a poller must not take half a core from the submitter.
+  static constexpr int kYieldEvery = 64;
 
   static std::uint32_t spinners(std::uint64_t c) noexcept { return static_cast<std::uint32_t>(c); }
   static std::uint32_t sleepers(std::uint64_t c) noexcept { return static_cast<std::uint32_t>(c >> 32); }
