@@ -178,10 +178,8 @@ void cleanup(Table& t) noexcept {
 [[noreturn]] void tracker_main(int read_fd, void* tables) noexcept {
   // Own session: the family's process group signals (Ctrl-C, kill -TERM -pgid, and a
   // group SIGKILL) do not reach the tracker; the end of the family does (EOF).
+  // (The signals it ignores were set to SIG_IGN before it was born: see start_tracker.)
   ::syscall(SYS_setsid);
-  struct sigaction ignore {};
-  ignore.sa_handler = SIG_IGN;
-  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGQUIT, SIGUSR1, SIGUSR2}) ::sigaction(sig, &ignore, nullptr);
   sigset_t none;
   sigemptyset(&none);
   ::syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, nullptr, sizeof(std::uint64_t));
@@ -294,6 +292,12 @@ int start_tracker() noexcept {
 
   pid_t middle = ::fork();
   if (middle == 0) {
+    // The tracker ignores a terminal's and a group kill's signals from birth: were they
+    // set in the tracker itself, a signal sent the moment start_tracker() returns could
+    // still kill it (the clone inherits the dispositions; sigaction is async-signal-safe).
+    struct sigaction ignore {};
+    ignore.sa_handler = SIG_IGN;
+    for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGQUIT, SIGUSR1, SIGUSR2}) ::sigaction(sig, &ignore, nullptr);
     // One thread from here on; a raw clone skips the program's fork handlers.
     long pid = ::syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
     if (pid == 0) {
