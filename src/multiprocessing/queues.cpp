@@ -58,6 +58,26 @@ struct Redo {
   }
 };
 
+// Applies one side's new state: the counter before the position, so a reader that sees
+// the position (acquire) sees the count too (a consumer's task_done() for an item it
+// just got is never refused; a producer reading head sees the items it freed counted).
+// The seq_cst store of the position also orders both before the read of the sleepers in
+// notify().
+void publish(std::atomic<u64>& pos, std::atomic<u64>& count, std::atomic<u32>& mid, u64 new_pos, u64 new_count,
+             u32 new_mid) noexcept {
+  count.store(new_count, std::memory_order_release);
+  pos.store(new_pos, std::memory_order_seq_cst);
+  mid.store(new_mid, std::memory_order_relaxed);
+}
+
+// Applies a dead holder's record again, when it was complete.
+bool replay(const Redo& redo, std::atomic<u64>& pos, std::atomic<u64>& count, std::atomic<u32>& mid) noexcept {
+  if (redo.valid.load(std::memory_order_acquire) == 0) return false;
+  publish(pos, count, mid, redo.pos.load(std::memory_order_acquire), redo.items.load(std::memory_order_acquire),
+          redo.mid.load(std::memory_order_acquire));
+  return true;
+}
+
 struct ChunkHeader {
   u32 len;
   u32 flags;
@@ -240,23 +260,13 @@ void QueueCore::write_chunk_header(u64 pos, u32 len, u32 flags, u64 total) noexc
 
 void QueueCore::commit_put(u64 tail, u64 items, bool mid) noexcept {
   h_->put_redo.write(tail, items, mid);
-  // items_put goes first: a consumer that sees the new tail (acquire) also sees the item
-  // counted, so its task_done() for that item is never refused as one too many.
-  h_->items_put.store(items, std::memory_order_release);
-  h_->tail.store(tail, std::memory_order_seq_cst);  // publishes the bytes
-  h_->mid_put.store(mid ? 1 : 0, std::memory_order_relaxed);
+  publish(h_->tail, h_->items_put, h_->mid_put, tail, items, mid ? 1 : 0);  // publishes the bytes
   notify(h_->data);
 }
 
 // Holding put_lock taken over from a dead producer.
 void QueueCore::repair_put() noexcept {
-  const Redo& redo = h_->put_redo;
-  if (redo.valid.load(std::memory_order_acquire) != 0) {
-    h_->items_put.store(redo.items.load(std::memory_order_acquire), std::memory_order_release);
-    h_->tail.store(redo.pos.load(std::memory_order_acquire), std::memory_order_seq_cst);
-    h_->mid_put.store(redo.mid.load(std::memory_order_acquire), std::memory_order_relaxed);
-    notify(h_->data);
-  }
+  if (replay(h_->put_redo, h_->tail, h_->items_put, h_->mid_put)) notify(h_->data);
   const u64 tail = h_->tail.load(std::memory_order_relaxed);
   if (h_->mid_put.load(std::memory_order_relaxed)) {
     // It died inside a streamed item: end the item with ABORT (16 bytes are always
@@ -359,11 +369,7 @@ bool QueueCore::put(std::span<const std::byte> bytes, const Deadline& deadline, 
 
 void QueueCore::commit_get(u64 head, u64 items, bool mid) noexcept {
   h_->get_redo.write(head, items, mid);
-  // items_got goes first: the seq_cst store of head then orders both before the read
-  // of the sleepers in notify() (repair re-derives items_got from the redo record).
-  h_->items_got.store(items, std::memory_order_release);
-  h_->head.store(head, std::memory_order_seq_cst);  // the commit point
-  h_->mid_get.store(mid ? 1 : 0, std::memory_order_relaxed);
+  publish(h_->head, h_->items_got, h_->mid_get, head, items, mid ? 1 : 0);  // frees the bytes
   notify(h_->space);
 }
 
@@ -382,13 +388,7 @@ void QueueCore::count_lost_item(u64 count) noexcept {
 
 // Holding get_lock taken over from a dead consumer.
 void QueueCore::repair_get() noexcept {
-  const Redo& redo = h_->get_redo;
-  if (redo.valid.load(std::memory_order_acquire) != 0) {
-    h_->items_got.store(redo.items.load(std::memory_order_acquire), std::memory_order_release);
-    h_->head.store(redo.pos.load(std::memory_order_acquire), std::memory_order_seq_cst);
-    h_->mid_get.store(redo.mid.load(std::memory_order_acquire), std::memory_order_relaxed);
-    notify(h_->space);
-  }
+  if (replay(h_->get_redo, h_->head, h_->items_got, h_->mid_get)) notify(h_->space);
   const u64 head = h_->head.load(std::memory_order_relaxed);
   if (h_->mid_get.load(std::memory_order_relaxed)) {
     // It died inside an item: that item is lost; its remaining chunks are orphans the
