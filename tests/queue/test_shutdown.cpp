@@ -9,7 +9,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <fstream>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -39,17 +38,6 @@ namespace {
 template <class Q>
 bool asleep_in_queue(const std::atomic<long>& tid, const Q& q) {
   return asleep_in_futex(tid.load(), &q, sizeof q);
-}
-
-/// How many times thread `tid` has blocked (voluntary context switches), or -1.
-long times_blocked(long tid) {
-  std::ifstream file("/proc/self/task/" + std::to_string(tid) + "/status");
-  std::string line;
-  const std::string key = "voluntary_ctxt_switches:";
-  while (std::getline(file, line)) {
-    if (line.compare(0, key.size(), key) == 0) return std::stol(line.substr(key.size()));
-  }
-  return -1;
 }
 
 /// Counts live objects by address: catches leaks and double destruction.
@@ -552,44 +540,37 @@ TYPED_TEST(Shutdown, ConsumersDrainAndStopOnShutDown) {
 }
 
 // ---------------------------------------------------------------------------------------
-// A put still in flight when shutdown() runs (the bounded Queue's lock-free ring: a put
-// claims its slot, then moves the item in, then publishes it).
+// A put in progress when shutdown() runs (its element still being moved in): shutdown()
+// waits for it to land, as Python's waits for the queue's mutex, so the put is accepted
+// and the getters see its item before "shut down".
 
 namespace {
 
-struct Gate;
-
-/// An item whose move into the queue's slot can be held up by a Gate.
-struct Slow {
-  Slow(Gate* g, int v) : gate(g), value(v) {}
-  Slow(Slow&& other) noexcept;
-  Slow& operator=(Slow&&) = default;
-  Gate* gate;
-  int value;
-};
-
+/// Holds up the first move of an armed item into the queue until released.
 struct Gate {
-  const queue::Queue<Slow>* q = nullptr;
   std::atomic<bool> armed{true};
   threading::Event entered;
   threading::Event release;
 };
 
-Slow::Slow(Slow&& other) noexcept : gate(other.gate), value(other.value) {
-  // The first move made while the queue counts one item is the move into the claimed
-  // slot: hold it there until the test releases it.
-  if (gate != nullptr && gate->q->qsize() == 1 && gate->armed.exchange(false)) {
-    gate->entered.set();
-    gate->release.wait();
+struct Slow {
+  Slow(Gate* g, int v) : gate(g), value(v) {}
+  Slow(Slow&& other) noexcept : gate(other.gate), value(other.value) {
+    if (gate != nullptr && gate->armed.exchange(false)) {
+      gate->entered.set();
+      gate->release.wait();
+    }
   }
-}
+  Slow& operator=(Slow&&) = default;
+  Gate* gate;
+  int value;
+};
 
 }  // namespace
 
-TEST(ShutdownInFlight, EveryBlockedGetterWakesOnceTheLastPutLands) {
+TEST(ShutdownDuringAPut, EveryBlockedGetterWakesOnceThePutLands) {
   queue::Queue<Slow> q(4);
   Gate gate;
-  gate.q = &q;
   constexpr int kGetters = 2;
   std::atomic<long> tids[kGetters] = {};
   std::atomic<int> outcomes[kGetters];
@@ -605,33 +586,38 @@ TEST(ShutdownInFlight, EveryBlockedGetterWakesOnceTheLastPutLands) {
   }
   for (int i = 0; i < kGetters; ++i) ASSERT_TRUE(eventually([&] { return asleep_in_queue(tids[i], q); }));
 
-  std::thread producer([&] { q.put(Slow(&gate, 7)); });
+  std::atomic<bool> put_returned{false};
+  std::thread producer([&] {
+    q.put(Slow(&gate, 7));  // put(Slow(...)) builds its argument in place: the held move is the one into the queue
+    put_returned = true;
+  });
   ASSERT_TRUE(gate.entered.wait(30s));
-  long blocked_before[kGetters];
-  for (int i = 0; i < kGetters; ++i) blocked_before[i] = times_blocked(tids[i]);
-  q.shutdown();
-  // The getters wake, find a slot claimed but not yet filled (not "shut down and empty"
-  // yet), and go back to sleep.
-  for (int i = 0; i < kGetters; ++i) {
-    ASSERT_TRUE(eventually(
-        [&] { return times_blocked(tids[i]) > blocked_before[i] && asleep_in_queue(tids[i], q); }, 30s));
-  }
+  threading::Event calling;
+  std::thread shutter([&] {
+    calling.set();
+    q.shutdown();
+  });
+  ASSERT_TRUE(calling.wait(30s));
+  EXPECT_FALSE(q.is_shutdown()) << "shutdown() waits for the put in progress";
+  EXPECT_FALSE(put_returned.load());
   release_time = Clock::now();
   released = true;
   gate.release.set();
   producer.join();
+  shutter.join();
   for (auto& t : getters) t.join();
-  // One getter takes the item; the other must see "shut down and empty" at once, not
-  // sleep until its timeout.
+  EXPECT_TRUE(put_returned.load());
+  EXPECT_TRUE(q.is_shutdown());
+  // One getter takes the item; the other sees "shut down and empty" at once, not after
+  // its timeout.
   std::multiset<int> got = {outcomes[0].load(), outcomes[1].load()};
   EXPECT_EQ(got, (std::multiset<int>{Outcome::kShutDown, 7}));
   for (int i = 0; i < kGetters; ++i) EXPECT_LT(waited[i].load(), kPrompt) << i;
 }
 
-TEST(ShutdownInFlight, ImmediateShutdownWaitsForThePutAndDiscardsIt) {
+TEST(ShutdownDuringAPut, ImmediateShutdownWaitsForThePutAndDiscardsIt) {
   queue::Queue<Slow> q(4);
   Gate gate;
-  gate.q = &q;
   std::atomic<long> tid{0};
   std::atomic<int> outcome{Outcome::kNone};
   std::atomic<double> waited{-1};
@@ -645,12 +631,15 @@ TEST(ShutdownInFlight, ImmediateShutdownWaitsForThePutAndDiscardsIt) {
     put_returned = true;
   });
   ASSERT_TRUE(gate.entered.wait(30s));
+  threading::Event calling;
   std::atomic<bool> shut{false};
   std::thread shutter([&] {
+    calling.set();
     q.shutdown(true);
     shut = true;
   });
-  ASSERT_TRUE(eventually([&] { return q.is_shutdown(); }));
+  ASSERT_TRUE(calling.wait(30s));
+  EXPECT_FALSE(q.is_shutdown()) << "shutdown() waits for the put in progress";
   release_time = Clock::now();
   released = true;
   gate.release.set();

@@ -102,7 +102,7 @@ class EventCount {
     }
   }
 
-  alignas(64) std::atomic<std::uint64_t> word_{0};
+  alignas(128) std::atomic<std::uint64_t> word_{0};
 };
 
 }  // namespace pyconc::detail

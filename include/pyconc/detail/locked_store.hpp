@@ -169,9 +169,8 @@ class OverflowStore {
     for (;;) {
       PopResult r = ring_.try_pop(out);
       if (r == PopResult::ok) return r;
-      // The ring's next item is still being put: it and the ones behind it are older than
-      // the overflow's, so wait for it (its put will notify) rather than skip ahead.
-      if (r == PopResult::empty && ring_.size() != 0) return PopResult::empty;
+      // An item reached the ring just now: it is older than the overflow's, take it.
+      if (r == PopResult::empty && ring_.size() != 0) continue;
       // The ring was empty a moment ago; under the overflow's lock, make sure it still
       // is. Otherwise, while this getter was on its way, the overflow may have drained,
       // the ring refilled with a putter's items and the overflow taken that putter's
@@ -182,7 +181,7 @@ class OverflowStore {
       PopResult o = overflow_.try_pop_if(out, [this] { return ring_.size() == 0; }, declined);
       if (o == PopResult::ok) return o;
       if (declined) continue;  // the ring has items again: take those first
-      // Shut down only when both say so (the ring has no put in flight).
+      // Shut down only when both say so.
       return r == PopResult::shutdown && o == PopResult::shutdown ? PopResult::shutdown : PopResult::empty;
     }
   }
@@ -200,10 +199,9 @@ class OverflowStore {
   LockedStore<T, FifoOrder<T>> overflow_;
 };
 
-/// Queue's storage: the lock-free ring when bounded, ring + overflow when not. A ring
-/// needs two cells at least (with one, "filled for lap n" and "free for lap n+1" read
-/// the same), so maxsize 1 takes the locked deque; so do elements whose move may throw
-/// (the ring moves elements in and out of claimed cells, where it must not fail).
+/// Queue's storage: the two-lock ring when bounded, ring + overflow when not. Elements
+/// whose move may throw take the locked deque instead (the ring moves elements in and
+/// out of its slots under a spin lock, where it must not fail).
 template <class T>
 class FifoStore {
   static constexpr bool kRing = std::is_nothrow_move_constructible_v<T>;
@@ -212,32 +210,30 @@ class FifoStore {
 
  public:
   explicit FifoStore(std::size_t maxsize) {
-    if (maxsize >= 2) ring_.emplace(maxsize);
-    else if (maxsize == 1) single_.emplace(1);
+    if (maxsize >= 1) ring_.emplace(maxsize);
     else if constexpr (kRing) unbounded_.emplace();
     else unbounded_.emplace(0);
   }
   template <class U>
   PushResult try_push(U&& item) {
-    if (ring_) return ring_->try_push(std::forward<U>(item));
-    if (unbounded_) return unbounded_->try_push(std::forward<U>(item));
-    return single_->try_push(std::forward<U>(item));
+    return ring_ ? ring_->try_push(std::forward<U>(item)) : unbounded_->try_push(std::forward<U>(item));
   }
-  PopResult try_pop(std::optional<T>& out) {
-    return ring_ ? ring_->try_pop(out) : unbounded_ ? unbounded_->try_pop(out) : single_->try_pop(out);
+  PopResult try_pop(std::optional<T>& out) { return ring_ ? ring_->try_pop(out) : unbounded_->try_pop(out); }
+  std::size_t size() const noexcept { return ring_ ? ring_->size() : unbounded_->size(); }
+  std::uint64_t pushed() const { return ring_ ? ring_->pushed() : unbounded_->pushed(); }
+  bool closed() const { return ring_ ? ring_->closed() : unbounded_->closed(); }
+  void close() { ring_ ? ring_->close() : unbounded_->close(); }
+  std::size_t drain() { return ring_ ? ring_->drain() : unbounded_->drain(); }
+  /// The ring when the queue is bounded and runs on one: it wakes its own sleepers.
+  RingStore<T>* self_waking() noexcept
+    requires kRing
+  {
+    return ring_ ? &*ring_ : nullptr;
   }
-  std::size_t size() const noexcept { return ring_ ? ring_->size() : unbounded_ ? unbounded_->size() : single_->size(); }
-  std::uint64_t pushed() const {
-    return ring_ ? ring_->pushed() : unbounded_ ? unbounded_->pushed() : single_->pushed();
-  }
-  bool closed() const { return ring_ ? ring_->closed() : unbounded_ ? unbounded_->closed() : single_->closed(); }
-  void close() { ring_ ? ring_->close() : unbounded_ ? unbounded_->close() : single_->close(); }
-  std::size_t drain() { return ring_ ? ring_->drain() : unbounded_ ? unbounded_->drain() : single_->drain(); }
 
  private:
   std::optional<Ring> ring_;
   std::optional<Unbounded> unbounded_;
-  std::optional<LockedStore<T, FifoOrder<T>>> single_;
 };
 
 }  // namespace pyconc::detail

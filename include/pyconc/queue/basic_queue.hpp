@@ -1,14 +1,16 @@
 // The one implementation behind Queue, LifoQueue and PriorityQueue (CPython's Queue with
 // its _put/_get hooks): blocking, timeouts, task accounting and shutdown over a store.
 //
-//   put ──► store.try_push ─ok─► not_empty.notify_one ──► a getter wakes
-//             │ full: spin, then sleep on not_full (woken by a get)
-//   get ──► store.try_pop  ─ok─► not_full.notify_one  ──► a putter wakes
-//             │ empty: spin, then sleep on not_empty (woken by a put)
+//   put ──► store.try_push ─ok─► wake a sleeping getter, if any ──► it takes the item
+//             │ full: spin with backoff, then sleep until a get makes room
+//   get ──► store.try_pop  ─ok─► wake a sleeping putter, if any ──► it puts its item
+//             │ empty: spin with backoff, then sleep until a put
 //   task_done ─► settled += 1 ─(settled == pushed)─► all_tasks_done.notify_all ─► join()
 //
 // The stores (detail/ring_store.hpp, detail/locked_store.hpp) decide the order and where
-// the items live; notifying costs a fence and a load while nobody sleeps.
+// the items live. The bounded FIFO ring counts its own sleepers under its locks; the
+// other stores use the event counts here, which cost one atomic instruction per call
+// while nobody sleeps.
 #pragma once
 
 #include <algorithm>
@@ -37,7 +39,6 @@ class BasicQueue {
  public:
   explicit BasicQueue(long long maxsize)
       : maxsize_(maxsize),
-        refill_(maxsize > 0 ? std::clamp<std::size_t>(static_cast<std::size_t>(maxsize) / 8, 1, 64) : 1),
         store_(maxsize > 0 ? static_cast<std::size_t>(maxsize) : 0) {}
   BasicQueue(const BasicQueue&) = delete;
   BasicQueue& operator=(const BasicQueue&) = delete;
@@ -130,18 +131,39 @@ class BasicQueue {
       settled_.fetch_add(n, std::memory_order_acq_rel);
       all_tasks_done_.notify_all();
     }
-    not_empty_.notify_all();
-    not_full_.notify_all();
+    wake_all();
   }
   /// Whether shutdown() was called (Python's is_shutdown attribute).
   bool is_shutdown() const { return store_.closed(); }
 
  private:
-  // Spin briefly before sleeping: most waits on a busy queue end within microseconds,
-  // and a sleep + wake-up costs two system calls. Kept short, and without sched_yield:
-  // when threads outnumber cores, a spinning or yielding waiter steals the time of the
-  // very thread it waits for (measured: tens of thousands of context switches).
-  static constexpr int kSpins = 150;
+  // Before sleeping, a waiter spins: most waits on a busy queue end within microseconds,
+  // and a sleep + wake-up costs two system calls. It tries again after 1, 2, 4, ... up
+  // to kMaxPause pauses, so while the other side works through a run of items, the
+  // waiter seldom reads the counter that side is writing (each read pulls its cache line
+  // away and costs the writer a miss), and then takes the whole run. About kSpinBudget
+  // pauses in all (~20 µs on current x86), then it sleeps. No sched_yield: when threads
+  // outnumber cores, a yielding waiter steals the time of the very thread it waits for.
+  static constexpr int kMaxPause = 128;
+  static constexpr int kSpinBudget = 1024;
+  class Backoff {
+   public:
+    explicit Backoff(const Deadline& deadline) : deadline_(deadline) {}
+    /// Waits a little; false when it is time to sleep instead (budget spent or deadline
+    /// passed).
+    bool pause() noexcept {
+      if (spent_ >= kSpinBudget) return false;
+      for (int i = 0; i < next_; ++i) cpu_relax();
+      spent_ += next_;
+      next_ = std::min(next_ * 2, kMaxPause);
+      return !(next_ == kMaxPause && deadline_.expired());
+    }
+
+   private:
+    const Deadline& deadline_;
+    int next_ = 32;
+    int spent_ = 0;
+  };
 
   std::uint64_t unfinished() const noexcept {
     // settled first: both counts only grow, so pushed read later >= pushed at the time
@@ -161,34 +183,75 @@ class BasicQueue {
   template <class U>
   PushResult push(U& item) {
     PushResult r = store_.try_push(std::forward<U>(item));
-    if (r == PushResult::ok) {
-      not_empty_.notify_one();
-      // A put still in flight when shutdown() ran (the ring claims a slot, then fills
-      // it): getters that found the slot unfilled went back to sleep, and once this item
-      // is taken the queue is shut down and empty for all the others: wake them all.
-      if (not_empty_.has_waiters() && store_.closed()) not_empty_.notify_all();
-    }
+    if (r == PushResult::ok && !ring_wakes()) not_empty_.notify_one();
     return r;
   }
   PopResult pop(std::optional<T>& out) {
     PopResult r = store_.try_pop(out);
     // Unbounded: no put ever waits, so there is nobody to tell.
-    if (r == PopResult::ok && maxsize_ > 0) not_full_.notify_one();
+    if (r == PopResult::ok && maxsize_ > 0 && !ring_wakes()) not_full_.notify_one();
     return r;
   }
 
   // A thread that slept passes the baton: while more items (or free slots) remain, the
   // next sleeper is woken too, so a burst never leaves sleepers behind work.
   void pass_on_not_empty() {
-    if (store_.size() > 0) not_empty_.notify_one();
+    if (store_.size() > 0) wake_getter();
   }
   void pass_on_not_full() {
-    if (maxsize_ <= 0 || store_.size() < static_cast<std::size_t>(maxsize_)) not_full_.notify_one();
+    if (maxsize_ <= 0 || store_.size() < static_cast<std::size_t>(maxsize_)) wake_putter();
+  }
+
+  // Sleeping and waking, by the ring or by the event counts (see ring_).
+  static constexpr bool kSelfWaking = requires(Store& store) { store.self_waking(); };
+  using SelfWakingRing = std::conditional_t<kSelfWaking, RingStore<T>, void>;
+  static SelfWakingRing* self_waking(Store& store) noexcept {
+    if constexpr (kSelfWaking) return store.self_waking();
+    else return nullptr;
+  }
+  bool ring_wakes() const noexcept { return ring_ != nullptr; }
+  std::uint32_t prepare_get_wait() noexcept {
+    if constexpr (kSelfWaking) if (ring_) return ring_->prepare_get_wait();
+    return not_empty_.prepare_wait();
+  }
+  void cancel_get_wait() noexcept {
+    if constexpr (kSelfWaking) if (ring_) return ring_->cancel_get_wait();
+    not_empty_.cancel_wait();
+  }
+  bool get_wait(std::uint32_t key, const Deadline& deadline) noexcept {
+    if constexpr (kSelfWaking) if (ring_) return ring_->get_wait(key, deadline);
+    return not_empty_.wait(key, deadline);
+  }
+  void wake_getter() noexcept {
+    if constexpr (kSelfWaking) if (ring_) return ring_->wake_getter();
+    not_empty_.notify_one();
+  }
+  std::uint32_t prepare_put_wait() noexcept {
+    if constexpr (kSelfWaking) if (ring_) return ring_->prepare_put_wait();
+    return not_full_.prepare_wait();
+  }
+  void cancel_put_wait() noexcept {
+    if constexpr (kSelfWaking) if (ring_) return ring_->cancel_put_wait();
+    not_full_.cancel_wait();
+  }
+  bool put_wait(std::uint32_t key, const Deadline& deadline) noexcept {
+    if constexpr (kSelfWaking) if (ring_) return ring_->put_wait(key, deadline);
+    return not_full_.wait(key, deadline);
+  }
+  void wake_putter() noexcept {
+    if constexpr (kSelfWaking) if (ring_) return ring_->wake_putter();
+    not_full_.notify_one();
+  }
+  void wake_all() noexcept {
+    if constexpr (kSelfWaking) if (ring_) return ring_->wake_all();
+    not_empty_.notify_all();
+    not_full_.notify_all();
   }
 
   void put_until(T& item, const Deadline& deadline, bool block) {
     bool slept = false;
-    for (int spin = 0;; ++spin) {
+    Backoff backoff(deadline);
+    for (;;) {
       PushResult r = push(item);
       if (r == PushResult::ok) {
         if (slept) pass_on_not_full();
@@ -196,22 +259,16 @@ class BasicQueue {
       }
       if (r == PushResult::shutdown) throw queue::ShutDown("put to a queue that is shut down");
       if (!block) throw queue::Full("queue is full");
-      if (spin < kSpins && !(spin % 64 == 63 && deadline.expired())) {
-        // Full: let the getters free a run of slots before trying again, rather than
-        // taking each slot as it frees (the slot's cache line then moves between cores
-        // for every item). Only while spinning: a sleeper is woken by a single free slot.
-        while (free_slots() < refill_ && ++spin < kSpins) cpu_relax();
-        continue;
-      }
-      std::uint32_t key = not_full_.prepare_wait();
+      if (backoff.pause()) continue;
+      std::uint32_t key = prepare_put_wait();
       r = push(item);
       if (r != PushResult::full) {
-        not_full_.cancel_wait();
+        cancel_put_wait();
         if (r == PushResult::ok) return;
         throw queue::ShutDown("put to a queue that is shut down");
       }
       slept = true;
-      if (!not_full_.wait(key, deadline)) {
+      if (!put_wait(key, deadline)) {
         r = push(item);
         if (r == PushResult::ok) {
           pass_on_not_full();
@@ -226,7 +283,8 @@ class BasicQueue {
   T get_until(const Deadline& deadline, bool block) {
     std::optional<T> out;
     bool slept = false;
-    for (int spin = 0;; ++spin) {
+    Backoff backoff(deadline);
+    for (;;) {
       PopResult r = pop(out);
       if (r == PopResult::ok) {
         if (slept) pass_on_not_empty();
@@ -234,29 +292,16 @@ class BasicQueue {
       }
       if (r == PopResult::shutdown) throw queue::ShutDown("get from a queue that is shut down and empty");
       if (!block) throw queue::Empty("queue is empty");
-      if (spin < kSpins && !(spin % 64 == 63 && deadline.expired())) {
-        // Empty: while items keep arriving, let a run of them arrive before taking one
-        // (as putters wait for a run of free slots); as soon as they stop coming, take
-        // what is there.
-        cpu_relax();
-        std::size_t seen = store_.size();
-        while (seen > 0 && seen < refill_ && ++spin < kSpins) {
-          cpu_relax();
-          std::size_t now = store_.size();
-          if (now <= seen) break;  // the putters paused: no point waiting
-          seen = now;
-        }
-        continue;
-      }
-      std::uint32_t key = not_empty_.prepare_wait();
+      if (backoff.pause()) continue;
+      std::uint32_t key = prepare_get_wait();
       r = pop(out);
       if (r != PopResult::empty) {
-        not_empty_.cancel_wait();
+        cancel_get_wait();
         if (r == PopResult::ok) return std::move(*out);
         throw queue::ShutDown("get from a queue that is shut down and empty");
       }
       slept = true;
-      if (!not_empty_.wait(key, deadline)) {
+      if (!get_wait(key, deadline)) {
         r = pop(out);
         if (r == PopResult::ok) {
           pass_on_not_empty();
@@ -269,12 +314,14 @@ class BasicQueue {
   }
 
   const long long maxsize_;
-  const std::size_t refill_;  // free slots a spinning putter waits for (see put_until)
   Store store_;
+  // The bounded FIFO ring wakes its own sleepers (detail/ring_store.hpp: no atomic
+  // read-modify-write per item); the other stores leave it to these event counts.
+  SelfWakingRing* const ring_ = self_waking(store_);
   EventCount not_empty_;
   EventCount not_full_;
   EventCount all_tasks_done_;
-  alignas(64) std::atomic<std::uint64_t> settled_{0};  // task_done() calls + discarded items
+  alignas(128) std::atomic<std::uint64_t> settled_{0};  // task_done() calls + discarded items
 };
 
 }  // namespace pyconc::detail

@@ -27,11 +27,14 @@ namespace pyconc::queue {
 /// Memory ordering: everything a thread did before put(x) is visible to the thread whose
 /// get() returned x.
 ///
-/// Differences from Python: items are moved in and out (move-only types work); a bounded
-/// Queue runs on a lock-free ring, so qsize()/empty()/full() are snapshots (as Python's
-/// are, in effect). The `queue.Queue` attributes `mutex`, `not_empty`, `not_full`,
-/// `all_tasks_done` (the internal lock and conditions) do not exist: pyconc's queue has
-/// no single lock to expose; `unfinished_tasks` is unfinished_tasks().
+/// Differences from Python: items are moved in and out (move-only types work); a
+/// Queue of nothrow-movable items runs on a ring with one lock for putters and one for
+/// getters, so qsize()/empty()/full() are snapshots (as Python's are, in effect), and
+/// the element's copy or move into the queue runs under the putters' lock: it must not
+/// wait for another user of the same queue. The `queue.Queue` attributes `mutex`,
+/// `not_empty`, `not_full`, `all_tasks_done` (the internal lock and conditions) do not
+/// exist: pyconc's queue has no single lock to expose; `unfinished_tasks` is
+/// unfinished_tasks().
 template <class T>
 class Queue : public detail::BasicQueue<T, detail::FifoStore<T>> {
  public:
