@@ -27,7 +27,7 @@
 #include "pyconc/detail/annotations.hpp"
 #include "pyconc/detail/futex.hpp"
 #include "pyconc/detail/lock_guard.hpp"
-#include "pyconc/detail/locked_store.hpp"
+#include "pyconc/detail/ring_store.hpp"
 #include "pyconc/threading/lock.hpp"
 
 namespace pyconc::futures::detail {
@@ -165,7 +165,7 @@ class WorkQueue {
     return false;
   }
 
-  pyconc::detail::OverflowStore<T> store_;
+  pyconc::detail::RingStore<T> store_{0};  // unbounded
   alignas(64) std::atomic<std::uint64_t> control_{0};  // spinners | sleepers << 32
   threading::Lock idle_lock_;
   std::vector<Parker*> idle_ PYCONC_GUARDED_BY(idle_lock_);

@@ -553,18 +553,17 @@ TEST(QueueStress, HandOverNeverLosesAWakeUpSimpleQueue) {
 }
 
 // ---------------------------------------------------------------------------------------
-// An unbounded queue keeps its first items in a ring and spills the rest to a locked
-// overflow. A getter that found the ring empty and was delayed before taking from the
-// overflow must not take a later item there while the ring has refilled with earlier
-// ones of the same putter. One putter in bursts larger than the ring, getters that
-// pause at random: each getter must see the putter's items in order. (The window is a
-// few instructions wide, so this is a net, not a reproducer: the run that found the bug
-// was the many-producers stress under TSan.)
+// An unbounded queue is a chain of segments: putters link a new one when theirs is full,
+// getters leave the old one behind (keeping one spare for the putters). One putter in
+// bursts of several segments, getters that pause at random: each getter sees the
+// putter's items in order, none is lost or seen twice, and a segment reused while the
+// queue drains and refills keeps nothing stale.
 
-TEST(QueueStress, UnboundedQueueKeepsEachPuttersOrderAcrossItsOverflow) {
-  constexpr int kGetters = 4, kItems = 100000, kBurst = 700;
+TEST(QueueStress, UnboundedQueueKeepsEachPuttersOrderAcrossItsSegments) {
+  constexpr int kGetters = 4, kItems = 100000, kBurst = 3000;  // a segment holds 1024 ints
   queue::Queue<int> q;  // unbounded
   std::atomic<int> order_errors{0}, got{0};
+  std::vector<std::atomic<int>> seen(kItems);
   std::vector<std::thread> getters;
   for (int g = 0; g < kGetters; ++g)
     getters.emplace_back([&, g] {
@@ -576,16 +575,19 @@ TEST(QueueStress, UnboundedQueueKeepsEachPuttersOrderAcrossItsOverflow) {
         if (x <= last) order_errors.fetch_add(1);
         last = x;
         got.fetch_add(1);
+        seen[static_cast<std::size_t>(x)].fetch_add(1);
         rng = rng * 1103515245u + 12345u;
         if ((rng >> 16) % 16 == 0) std::this_thread::yield();  // be late now and then
       }
     });
   for (int i = 0; i < kItems;) {
     for (int b = 0; b < kBurst && i < kItems; ++b) q.put(i++);
-    while (q.qsize() > 300) std::this_thread::yield();  // the overflow drains, the ring refills
+    while (q.qsize() > 300) std::this_thread::yield();  // drain to less than a segment, refill
   }
   for (int g = 0; g < kGetters; ++g) q.put(-1);
   for (auto& t : getters) t.join();
   EXPECT_EQ(got.load(), kItems);
   EXPECT_EQ(order_errors.load(), 0);
+  EXPECT_TRUE(q.empty());
+  for (int i = 0; i < kItems; ++i) ASSERT_EQ(seen[static_cast<std::size_t>(i)].load(), 1) << i;
 }

@@ -1,5 +1,5 @@
-// The storage of LIFO, priority and unbounded FIFO queues: a container behind a short
-// lock. The ordering is a hook type, as CPython's Queue subclasses override _put/_get:
+// The storage of LIFO and priority queues, and of FIFO queues whose elements' move may
+// throw: a container behind a short lock. The ordering is a hook type, as CPython's Queue subclasses override _put/_get:
 //
 //   struct Order { void put(T&&); T get(); std::size_t size() const; };
 #pragma once
@@ -86,13 +86,6 @@ class LockedStore {
     return PushResult::ok;
   }
   PopResult try_pop(std::optional<T>& out) PYCONC_EXCLUDES(mutex_) {
-    bool declined;
-    return try_pop_if(out, [] { return true; }, declined);
-  }
-  /// try_pop, but only if `allowed()` holds under the lock; `declined` says it did not.
-  template <class Allowed>
-  PopResult try_pop_if(std::optional<T>& out, Allowed allowed, bool& declined) PYCONC_EXCLUDES(mutex_) {
-    declined = false;
     // Empty and open: say so without the lock, so that waiting consumers polling an
     // empty queue do not take the lock away from the producers. (A push that this
     // misses is followed by the producer's notification, which wakes the consumer.)
@@ -100,10 +93,6 @@ class LockedStore {
       return PopResult::empty;
     LockGuard guard(mutex_);
     if (order_.size() == 0) return closed_ ? PopResult::shutdown : PopResult::empty;
-    if (!allowed()) {
-      declined = true;
-      return PopResult::empty;
-    }
     out.emplace(order_.get());
     size_.store(order_.size(), std::memory_order_relaxed);
     return PopResult::ok;
@@ -144,96 +133,36 @@ class LockedStore {
   std::atomic<bool> closed_flag_{false};    // closed_, readable without the lock
 };
 
-/// An unbounded FIFO store: a lock-free ring for the usual short queue, and a locked
-/// deque that takes the overflow when the ring is full.
-///
-/// Order: while the overflow holds items, every put goes there too, and gets take from
-/// the ring first; so any item in the ring is older than every item in the overflow,
-/// and FIFO order holds (for each producer; concurrent puts have no order, in Python
-/// either).
-template <class T>
-class OverflowStore {
- public:
-  static constexpr std::size_t kRing = 512;
-  OverflowStore() : ring_(kRing), overflow_(0) {}
-
-  template <class U>
-  PushResult try_push(U&& item) {
-    if (overflow_.size() == 0) {
-      PushResult r = ring_.try_push(std::forward<U>(item));
-      if (r != PushResult::full) return r;
-    }
-    return overflow_.try_push(std::forward<U>(item));
-  }
-  PopResult try_pop(std::optional<T>& out) {
-    for (;;) {
-      PopResult r = ring_.try_pop(out);
-      if (r == PopResult::ok) return r;
-      // An item reached the ring just now: it is older than the overflow's, take it.
-      if (r == PopResult::empty && ring_.size() != 0) continue;
-      // The ring was empty a moment ago; under the overflow's lock, make sure it still
-      // is. Otherwise, while this getter was on its way, the overflow may have drained,
-      // the ring refilled with a putter's items and the overflow taken that putter's
-      // later ones: taking from the overflow now would hand out a later item first.
-      // (A put goes to the ring only while the overflow is empty, so with the overflow
-      // holding an item, the ring cannot take older ones behind our back.)
-      bool declined;
-      PopResult o = overflow_.try_pop_if(out, [this] { return ring_.size() == 0; }, declined);
-      if (o == PopResult::ok) return o;
-      if (declined) continue;  // the ring has items again: take those first
-      // Shut down only when both say so.
-      return r == PopResult::shutdown && o == PopResult::shutdown ? PopResult::shutdown : PopResult::empty;
-    }
-  }
-  std::size_t size() const noexcept { return ring_.size() + overflow_.size(); }
-  std::uint64_t pushed() const { return ring_.pushed() + overflow_.pushed(); }
-  bool closed() const { return ring_.closed(); }
-  void close() {
-    ring_.close();
-    overflow_.close();
-  }
-  std::size_t drain() { return ring_.drain() + overflow_.drain(); }
-
- private:
-  RingStore<T> ring_;
-  LockedStore<T, FifoOrder<T>> overflow_;
-};
-
-/// Queue's storage: the two-lock ring when bounded, ring + overflow when not. Elements
-/// whose move may throw take the locked deque instead (the ring moves elements in and
-/// out of its slots under a spin lock, where it must not fail).
+/// Queue's storage: the two-lock ring (bounded, or unbounded as a chain of segments).
+/// Elements whose move may throw take the locked deque instead (the ring moves elements
+/// in and out of its slots under a spin lock, where it must not fail).
 template <class T>
 class FifoStore {
   static constexpr bool kRing = std::is_nothrow_move_constructible_v<T>;
-  using Ring = std::conditional_t<kRing, RingStore<T>, LockedStore<T, FifoOrder<T>>>;
-  using Unbounded = std::conditional_t<kRing, OverflowStore<T>, LockedStore<T, FifoOrder<T>>>;
+  using Store = std::conditional_t<kRing, RingStore<T>, LockedStore<T, FifoOrder<T>>>;
 
  public:
-  explicit FifoStore(std::size_t maxsize) {
-    if (maxsize >= 1) ring_.emplace(maxsize);
-    else if constexpr (kRing) unbounded_.emplace();
-    else unbounded_.emplace(0);
-  }
+  /// maxsize 0: unbounded.
+  explicit FifoStore(std::size_t maxsize) : store_(maxsize) {}
   template <class U>
   PushResult try_push(U&& item) {
-    return ring_ ? ring_->try_push(std::forward<U>(item)) : unbounded_->try_push(std::forward<U>(item));
+    return store_.try_push(std::forward<U>(item));
   }
-  PopResult try_pop(std::optional<T>& out) { return ring_ ? ring_->try_pop(out) : unbounded_->try_pop(out); }
-  std::size_t size() const noexcept { return ring_ ? ring_->size() : unbounded_->size(); }
-  std::uint64_t pushed() const { return ring_ ? ring_->pushed() : unbounded_->pushed(); }
-  bool closed() const { return ring_ ? ring_->closed() : unbounded_->closed(); }
-  void close() { ring_ ? ring_->close() : unbounded_->close(); }
-  std::size_t drain() { return ring_ ? ring_->drain() : unbounded_->drain(); }
-  /// The ring when the queue is bounded and runs on one: it wakes its own sleepers.
+  PopResult try_pop(std::optional<T>& out) { return store_.try_pop(out); }
+  std::size_t size() const noexcept { return store_.size(); }
+  std::uint64_t pushed() const { return store_.pushed(); }
+  bool closed() const { return store_.closed(); }
+  void close() { store_.close(); }
+  std::size_t drain() { return store_.drain(); }
+  /// The ring, which wakes its own sleepers.
   RingStore<T>* self_waking() noexcept
     requires kRing
   {
-    return ring_ ? &*ring_ : nullptr;
+    return &store_;
   }
 
  private:
-  std::optional<Ring> ring_;
-  std::optional<Unbounded> unbounded_;
+  Store store_;
 };
 
 }  // namespace pyconc::detail

@@ -1,7 +1,12 @@
-// The storage of a bounded FIFO queue: a ring with one lock for the putters and one for
-// the getters (the two-lock queue of Michael and Scott, on an array).
+// The storage of a FIFO queue: a ring with one lock for the putters and one for the
+// getters (the two-lock queue of Michael and Scott, on arrays).
 //
-//   putters ──put lock──► slot[tail % cap] ──publish tail_──► getters (get lock) ──► head_
+//   putters ──put lock──► slot of put_segment_ ──publish tail_──► getters (get lock) ──► head_
+//
+// Bounded, the ring is one segment of `capacity` slots whose `next` is itself. Unbounded
+// (capacity 0), it is a chain of ~4 KiB segments: putters link a new one when theirs is
+// full, getters free (or keep as the spare) the one they leave, so there is no second
+// store to overflow into and no lock that both sides take.
 //
 // A lone putter and a lone getter never meet on a lock, and they share almost nothing:
 // each side keeps its own position and the furthest position it may go to (the other
@@ -48,18 +53,31 @@ class RingStore {
                 "the ring moves elements in and out of slots under a spin lock, where an exception would wedge it");
 
  public:
-  /// `capacity` >= 1.
+  /// A bounded ring of `capacity` slots, or, with capacity 0, an unbounded queue.
   explicit RingStore(std::size_t capacity)
-      : capacity_(capacity),
-        mask_((capacity & (capacity - 1)) == 0 ? capacity - 1 : 0),
-        slots_(static_cast<T*>(::operator new(capacity * sizeof(T), std::align_val_t(kAlign)))) {
-    LockGuard guard(put_lock_);
-    put_limit_ = capacity;
+      : capacity_(capacity), first_(new_segment(capacity > 0 ? capacity : segment_slots())) {
+    if (capacity > 0) first_->next = first_;  // one segment, closed on itself
+    LockGuard put_guard(put_lock_);
+    put_segment_ = first_;
+    put_limit_ = capacity > 0 ? capacity : kUnlimited;
+    LockGuard get_guard(get_lock_);
+    get_segment_ = first_;
   }
   ~RingStore() {
     std::optional<T> out;
     while (try_pop(out) == PopResult::ok) out.reset();
-    ::operator delete(slots_, std::align_val_t(kAlign));
+    LockGuard get_guard(get_lock_);
+    Segment* s = get_segment_;
+    if (capacity_ > 0) {
+      free_segment(s);
+    } else {
+      while (s != nullptr) {
+        Segment* next = s->next;
+        free_segment(s);
+        s = next;
+      }
+      free_segment(spare_.exchange(nullptr, std::memory_order_acquire));
+    }
   }
   RingStore(const RingStore&) = delete;
   RingStore& operator=(const RingStore&) = delete;
@@ -79,7 +97,15 @@ class RingStore {
         put_limit_ = head_.load(std::memory_order_acquire) + capacity_;
         if (pos == put_limit_) return PushResult::full;
       }
-      ::new (static_cast<void*>(slot(pos))) T(std::forward<U>(item));
+      if (put_index_ == put_segment_->slots) {
+        // Bounded: back to the start of the one segment. Unbounded: a new segment
+        // (bad_alloc leaves everything as it was), linked before any item in it is
+        // published, so a getter that reaches the end of this one finds it.
+        put_segment_ = capacity_ > 0 ? put_segment_->next : link_segment(put_segment_);
+        put_index_ = 0;
+      }
+      ::new (static_cast<void*>(put_segment_->slot(put_index_))) T(std::forward<U>(item));
+      ++put_index_;
       put_pos_ = pos + 1;
       tail_.store(pos + 1, std::memory_order_release);
       wake = sleeping_getters_.claim();
@@ -99,9 +125,16 @@ class RingStore {
         get_limit_ = tail & ~kClosed;
         if (pos == get_limit_) return (tail & kClosed) ? PopResult::shutdown : PopResult::empty;
       }
-      T* p = slot(pos);
+      if (get_index_ == get_segment_->slots) {
+        Segment* done = get_segment_;
+        get_segment_ = done->next;  // linked before the item we know of was published
+        get_index_ = 0;
+        if (capacity_ == 0) recycle_segment(done);
+      }
+      T* p = get_segment_->slot(get_index_);
       out.emplace(std::move(*p));
       p->~T();
+      ++get_index_;
       get_pos_ = pos + 1;
       head_.store(pos + 1, std::memory_order_release);
       wake = sleeping_putters_.claim();
@@ -226,19 +259,53 @@ class RingStore {
   }
 
   static constexpr std::uint64_t kClosed = std::uint64_t{1} << 63;
+  static constexpr std::uint64_t kUnlimited = ~kClosed;
   static constexpr std::size_t kLine = 128;
   static constexpr std::size_t kAlign = alignof(T) > kLine ? alignof(T) : kLine;
-  T* slot(std::uint64_t pos) const noexcept {
-    return slots_ + (mask_ ? static_cast<std::size_t>(pos & mask_) : static_cast<std::size_t>(pos % capacity_));
-  }
 
-  const std::size_t capacity_;
-  const std::size_t mask_;  // capacity - 1 when it is a power of two, else 0
-  T* const slots_;
+  // A run of slots: the whole ring when bounded (its `next` is itself), or one link of
+  // the unbounded chain (putters append, getters free what they have passed).
+  struct Segment {
+    Segment* next = nullptr;
+    std::size_t slots = 0;
+    T* slot(std::size_t i) noexcept {
+      return std::launder(reinterpret_cast<T*>(reinterpret_cast<unsigned char*>(this) + kHeader)) + i;
+    }
+  };
+  static constexpr std::size_t kHeader = (sizeof(Segment) + kAlign - 1) / kAlign * kAlign;
+  // Slots per segment of an unbounded queue: about 4 KiB of elements, at least 32.
+  static constexpr std::size_t segment_slots() noexcept { return sizeof(T) >= 128 ? 32 : 4096 / sizeof(T); }
+
+  static Segment* new_segment(std::size_t slots) {
+    void* raw = ::operator new(kHeader + slots * sizeof(T), std::align_val_t(kAlign));
+    auto* s = ::new (raw) Segment;
+    s->slots = slots;
+    return s;
+  }
+  static void free_segment(Segment* s) noexcept {
+    if (s != nullptr) ::operator delete(static_cast<void*>(s), std::align_val_t(kAlign));
+  }
+  // Unbounded: the segment after `last`, the spare one if the getters left one.
+  Segment* link_segment(Segment* last) {
+    Segment* s = spare_.exchange(nullptr, std::memory_order_acquire);
+    if (s == nullptr) s = new_segment(segment_slots());
+    s->next = nullptr;
+    last->next = s;
+    return s;
+  }
+  // Unbounded: a segment the getters have passed; kept as the spare (one is enough to
+  // make a steady stream allocate nothing).
+  void recycle_segment(Segment* s) noexcept { free_segment(spare_.exchange(s, std::memory_order_acq_rel)); }
+
+  const std::size_t capacity_;  // 0: unbounded
+  Segment* const first_;
+  std::atomic<Segment*> spare_{nullptr};
   // The putters' line: their lock and what they need under it.
   alignas(kLine) SpinLock put_lock_;
   std::uint64_t put_pos_ PYCONC_GUARDED_BY(put_lock_) = 0;
   std::uint64_t put_limit_ PYCONC_GUARDED_BY(put_lock_) = 0;  // the last head seen + capacity
+  Segment* put_segment_ PYCONC_GUARDED_BY(put_lock_) = nullptr;
+  std::size_t put_index_ PYCONC_GUARDED_BY(put_lock_) = 0;  // the next slot in put_segment_
   bool put_closed_ PYCONC_GUARDED_BY(put_lock_) = false;
   Sleepers sleeping_getters_ PYCONC_GUARDED_BY(put_lock_);  // seen by every put
   // Published by the putters (put_pos_ | kClosed), read by getters when they run out.
@@ -247,6 +314,8 @@ class RingStore {
   alignas(kLine) SpinLock get_lock_;
   std::uint64_t get_pos_ PYCONC_GUARDED_BY(get_lock_) = 0;
   std::uint64_t get_limit_ PYCONC_GUARDED_BY(get_lock_) = 0;  // the last tail seen
+  Segment* get_segment_ PYCONC_GUARDED_BY(get_lock_) = nullptr;
+  std::size_t get_index_ PYCONC_GUARDED_BY(get_lock_) = 0;  // the next slot in get_segment_
   Sleepers sleeping_putters_ PYCONC_GUARDED_BY(get_lock_);  // seen by every get
   // Published by the getters, read by putters when they run out.
   alignas(kLine) std::atomic<std::uint64_t> head_{0};
