@@ -116,6 +116,12 @@ class RingStore {
 
   /// On success, `out` holds the item. `shutdown` only when shut down and empty.
   PopResult try_pop(std::optional<T>& out) noexcept PYCONC_EXCLUDES(get_lock_) {
+    // Empty: say so without the lock, so that getters polling an empty ring do not
+    // pass the get lock's line back and forth. (Both counters only grow and head never
+    // passes tail: equal means every item published by the time tail was read is taken.)
+    std::uint64_t tail = tail_.load(std::memory_order_acquire);
+    if ((tail & ~kClosed) == head_.load(std::memory_order_relaxed))
+      return (tail & kClosed) ? PopResult::shutdown : PopResult::empty;
     bool wake;
     {
       LockGuard guard(get_lock_);
