@@ -117,11 +117,15 @@ class RingStore {
   /// On success, `out` holds the item. `shutdown` only when shut down and empty.
   PopResult try_pop(std::optional<T>& out) noexcept PYCONC_EXCLUDES(get_lock_) {
     // Empty: say so without the lock, so that getters polling an empty ring do not
-    // pass the get lock's line back and forth. (Both counters only grow and head never
-    // passes tail: equal means every item published by the time tail was read is taken.)
-    std::uint64_t tail = tail_.load(std::memory_order_acquire);
-    if ((tail & ~kClosed) == head_.load(std::memory_order_relaxed))
-      return (tail & kClosed) ? PopResult::shutdown : PopResult::empty;
+    // pass the get lock's line back and forth. Only when the getters have taken all
+    // they last saw: tail_ is the putters' line, and reading it on every get would pull
+    // it away from them each time. (Both counters only grow and head never passes
+    // tail: equal means every item published by the time tail was read is taken.)
+    if (head_.load(std::memory_order_relaxed) == seen_tail_.load(std::memory_order_relaxed)) {
+      std::uint64_t tail = tail_.load(std::memory_order_acquire);
+      if ((tail & ~kClosed) == head_.load(std::memory_order_relaxed))
+        return (tail & kClosed) ? PopResult::shutdown : PopResult::empty;
+    }
     bool wake;
     {
       LockGuard guard(get_lock_);
@@ -129,6 +133,7 @@ class RingStore {
       if (pos == get_limit_) {
         std::uint64_t tail = tail_.load(std::memory_order_acquire);
         get_limit_ = tail & ~kClosed;
+        seen_tail_.store(get_limit_, std::memory_order_relaxed);
         if (pos == get_limit_) return (tail & kClosed) ? PopResult::shutdown : PopResult::empty;
       }
       if (get_index_ == get_segment_->slots) {
@@ -322,6 +327,7 @@ class RingStore {
   std::uint64_t get_limit_ PYCONC_GUARDED_BY(get_lock_) = 0;  // the last tail seen
   Segment* get_segment_ PYCONC_GUARDED_BY(get_lock_) = nullptr;
   std::size_t get_index_ PYCONC_GUARDED_BY(get_lock_) = 0;  // the next slot in get_segment_
+  std::atomic<std::uint64_t> seen_tail_{0};  // get_limit_, for try_pop's look without the lock
   Sleepers sleeping_putters_ PYCONC_GUARDED_BY(get_lock_);  // seen by every get
   // Published by the getters, read by putters when they run out.
   alignas(kLine) std::atomic<std::uint64_t> head_{0};
