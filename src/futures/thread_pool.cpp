@@ -72,10 +72,9 @@ struct ThreadPoolExecutor::Impl : std::enable_shared_from_this<Impl> {
         return;
       }
     }
-    auto& parker = work_queue.add_parker();
     bool grown = false;  // all max_workers threads started: idle no longer matters
     for (;;) {
-      std::shared_ptr<detail::WorkItem> item = work_queue.get(parker);
+      std::shared_ptr<detail::WorkItem> item = work_queue.get();
       if (!item) {
         work_queue.put(nullptr);  // wake the next worker up to exit too
         return;
