@@ -3,7 +3,12 @@
 //   submit ──► work_queue (WorkQueue<shared_ptr<WorkItem>>)  ──► worker 0..N-1
 //     │ no idle worker and fewer than max_workers: start one      │ run item, then
 //     └───────────────────────────────────────────────────────── idle.release()
-//   shutdown ──► nullptr sentinel: each worker that gets it puts it back and exits
+//   shutdown / broken ──► work_queue.close(): later puts are refused (submit raises);
+//                         workers take what is queued, then exit
+//
+// Once all max_workers threads run, submit() takes no lock of its own: the queue's
+// put lock orders it against shutdown() (a put lands before the close, and its task
+// runs, or is refused after it).
 //
 // Workers hold the Impl, so a pool dropped with shutdown(wait=false) finishes safely.
 #include "pyconc/futures/thread_pool.hpp"
@@ -74,12 +79,9 @@ struct ThreadPoolExecutor::Impl : std::enable_shared_from_this<Impl> {
     }
     bool grown = false;  // all max_workers threads started: idle no longer matters
     for (;;) {
-      std::shared_ptr<detail::WorkItem> item = work_queue.get();
-      if (!item) {
-        work_queue.put(nullptr);  // wake the next worker up to exit too
-        return;
-      }
-      item->run();
+      std::optional<std::shared_ptr<detail::WorkItem>> item = work_queue.get();
+      if (!item) return;  // shut down (or broken) and nothing left
+      (*item)->run();
       item.reset();
       if (!grown) {
         if (num_threads.load(std::memory_order_relaxed) < max_workers) idle.fetch_add(1, std::memory_order_release);
@@ -91,9 +93,9 @@ struct ThreadPoolExecutor::Impl : std::enable_shared_from_this<Impl> {
   void initializer_failed() PYCONC_EXCLUDES(shutdown_lock) {
     pyconc::detail::LockGuard guard(shutdown_lock);
     broken = "A thread initializer failed, the thread pool is not usable anymore";
+    work_queue.close();  // later submits raise BrokenThreadPool
     auto error = std::make_exception_ptr(BrokenThreadPool(broken));
-    while (auto item = work_queue.try_get())
-      if (*item) (*item)->fail(error);
+    while (auto item = work_queue.try_get()) (*item)->fail(error);
   }
 
   void adjust_thread_count() PYCONC_REQUIRES(shutdown_lock) {
@@ -114,11 +116,10 @@ struct ThreadPoolExecutor::Impl : std::enable_shared_from_this<Impl> {
     {
       pyconc::detail::LockGuard guard(shutdown_lock);
       shutdown = true;
+      work_queue.close();
       if (cancel_futures) {
-        while (auto item = work_queue.try_get())
-          if (*item) (*item)->cancel_and_notify();
+        while (auto item = work_queue.try_get()) (*item)->cancel_and_notify();
       }
-      work_queue.put(nullptr);
       if (wait && !joined) {
         for (auto& t : threads) to_join.push_back(&t);
       }
@@ -157,10 +158,13 @@ int ThreadPoolExecutor::max_workers() const noexcept { return impl_->max_workers
 
 void ThreadPoolExecutor::schedule(std::shared_ptr<detail::WorkItem> item) {
   Impl& impl = *impl_;
+  // All workers started: the queue alone decides (refused once closed).
+  if (impl.num_threads.load(std::memory_order_relaxed) >= impl.max_workers && impl.work_queue.put(std::move(item)))
+    return;
   pyconc::detail::LockGuard guard(impl.shutdown_lock);
   if (!impl.broken.empty()) throw BrokenThreadPool(impl.broken);
   if (impl.shutdown) throw RuntimeError("cannot schedule new futures after shutdown");
-  impl.work_queue.put(std::move(item));
+  impl.work_queue.put(std::move(item));  // not closed: closing takes shutdown_lock
   impl.adjust_thread_count();
 }
 

@@ -29,8 +29,14 @@ template <class T>
 class WorkQueue {
  public:
   /// Appends `item`; wakes a sleeping worker if one sleeps without a wake-up on its
-  /// way. Never blocks.
-  void put(T item) { store_.try_push(std::move(item)); }  // unbounded and never closed: always ok
+  /// way. Never blocks. False (and `item` untouched) once closed.
+  bool put(T&& item) { return store_.try_push(std::move(item)) == pyconc::detail::PushResult::ok; }
+
+  /// Refuses later puts; the workers take what is queued, then get() says closed.
+  void close() {
+    store_.close();
+    store_.wake_all();
+  }
 
   /// Takes an item without waiting.
   std::optional<T> try_get() {
@@ -40,17 +46,23 @@ class WorkQueue {
   }
 
   /// Takes the next item: polls with backoff while there is none, then sleeps.
-  T get() {
+  /// nullopt once the queue is closed and empty.
+  std::optional<T> get() {
+    using pyconc::detail::PopResult;
     std::optional<T> out;
     bool slept = false;
     for (;;) {
-      if (store_.try_pop(out) == pyconc::detail::PopResult::ok) break;
-      if (poll(out)) break;
-      // Nothing came: sleep. Registered under the put lock, so every later put sees
-      // us; an item put before is found by the re-check.
+      PopResult r = store_.try_pop(out);
+      if (r == PopResult::empty) r = poll(out);
+      if (r == PopResult::ok) break;
+      if (r == PopResult::shutdown) return std::nullopt;
+      // Nothing came: sleep. Registered under the put lock, so every later put (and
+      // close) sees us; an item put before is found by the re-check.
       std::uint32_t key = store_.prepare_get_wait();
-      if (store_.try_pop(out) == pyconc::detail::PopResult::ok) {
+      r = store_.try_pop(out);
+      if (r != PopResult::empty) {
         store_.cancel_get_wait();
+        if (r == PopResult::shutdown) return std::nullopt;
         break;
       }
       store_.get_wait(key, pyconc::detail::Deadline::never());
@@ -59,7 +71,7 @@ class WorkQueue {
     // A worker that slept passes the baton: while more items wait, the next sleeper
     // wakes too, so a burst never leaves sleepers behind work.
     if (slept && store_.size() > 0) store_.wake_getter();
-    return std::move(*out);
+    return out;
   }
 
  private:
@@ -78,21 +90,23 @@ class WorkQueue {
   // the submitter.
   static constexpr int kYieldEvery = 64;
 
-  // Polls for an item for about kSpins pauses; true with `out` filled if one came.
-  bool poll(std::optional<T>& out) {
+  // Polls for an item for about kSpins pauses: ok with `out` filled if one came,
+  // shutdown if the queue was closed and is empty, else empty.
+  pyconc::detail::PopResult poll(std::optional<T>& out) {
     int pause = kFirstPause, since_yield = 0;
     for (int spent = 0; spent < kSpins; spent += pause, pause = std::min(2 * pause, kMaxPause)) {
       for (int i = 0; i < pause; ++i) pyconc::detail::cpu_relax();
-      if (store_.try_pop(out) == pyconc::detail::PopResult::ok) return true;
+      pyconc::detail::PopResult r = store_.try_pop(out);
+      if (r != pyconc::detail::PopResult::empty) return r;
       if ((since_yield += pause) >= kYieldEvery) {
         ::sched_yield();
         since_yield = 0;
       }
     }
-    return false;
+    return pyconc::detail::PopResult::empty;
   }
 
-  pyconc::detail::RingStore<T> store_{0};  // unbounded
+  pyconc::detail::RingStore<T> store_{0};  // unbounded; closed by ThreadPoolExecutor's shutdown
 };
 
 }  // namespace pyconc::futures::detail

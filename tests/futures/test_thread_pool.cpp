@@ -386,6 +386,51 @@ TEST(ThreadPoolExecutor, ShutdownWithoutWaitFromSeveralThreads) {
   EXPECT_THROW(ex.submit([] { return 0; }), pyconc::RuntimeError);
 }
 
+// Once every worker has started, submit() takes no lock of its own: the work queue
+// orders it against shutdown(). A submitter racing with shutdown() gets, for each call,
+// either a future whose task runs (queued before the shutdown) or RuntimeError, and
+// never a future again after its first RuntimeError.
+namespace {
+
+/// Makes `ex` start its `n` workers: n tasks that wait for each other.
+void start_workers(futures::ThreadPoolExecutor& ex, int n) {
+  threading::Barrier all(n);
+  std::vector<futures::Future<void>> fs;
+  for (int i = 0; i < n; ++i) fs.push_back(ex.submit([&all] { all.wait(kLong); }));
+  for (auto& f : fs) f.result();
+}
+
+}  // namespace
+
+TEST(ThreadPoolExecutor, SubmitsRacingWithShutdownRunOrRaise) {
+  for (int round = 0; round < 20; ++round) {
+    futures::ThreadPoolExecutor ex(2);
+    start_workers(ex, 2);
+    threading::Event submitting;
+    std::vector<futures::Future<int>> accepted;
+    int refused = 0, accepted_after_refusal = 0;
+    std::thread submitter([&] {
+      for (int i = 0; i < 20000; ++i) {
+        try {
+          auto f = ex.submit([i] { return i; });
+          if (refused > 0) ++accepted_after_refusal;
+          accepted.push_back(std::move(f));
+        } catch (const pyconc::RuntimeError&) {
+          ++refused;
+        }
+        if (i == 100) submitting.set();
+      }
+    });
+    ASSERT_TRUE(submitting.wait(kLong));
+    ex.shutdown(round % 2 == 0);
+    submitter.join();
+    EXPECT_EQ(accepted_after_refusal, 0) << round;
+    EXPECT_GE(accepted.size(), 101u);
+    for (std::size_t i = 0; i < accepted.size(); ++i) ASSERT_EQ(accepted[i].result(kLong), static_cast<int>(i)) << round;
+    EXPECT_EQ(static_cast<int>(accepted.size()) + refused, 20000);
+  }
+}
+
 // ------------------------------------------------------------- waking idle workers
 //
 // Idle workers first poll for work, then sleep. However they wait, an idle worker must
