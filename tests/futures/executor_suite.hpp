@@ -157,9 +157,10 @@ int wait_then(Gate release, int value) {
   release.wait();
   return value;
 }
-/// Blocks until released, then records that it ran.
+/// Says it started, blocks until released, then records that it ran.
 template <class Gate>
-int wait_then_mark(Gate release, Gate ran) {
+int start_wait_then_mark(Gate started, Gate release, Gate ran) {
+  started.set();
   release.wait();
   ran.set();
   return 1;
@@ -468,14 +469,17 @@ TYPED_TEST_P(ExecutorSuite, DestroyingMapResultsCancelsUnconsumedWork) {
   using Gate = typename TypeParam::Gate;
   constexpr int kN = 6;
   auto ex = TypeParam::make(1);
-  std::vector<Gate> release(kN), ran(kN);
+  std::vector<Gate> started(kN), release(kN), ran(kN);
   OpenOnExit<Gate> open(release);
 
   release[0].set();
   {
-    auto results = ex->map(wait_then_mark<Gate>, release, ran);
+    auto results = ex->map(start_wait_then_mark<Gate>, started, release, ran);
     EXPECT_EQ(*results.begin(), 1);
-    // Element 1 is now running or about to; the rest are queued behind it.
+    // Wait until element 1 runs (blocked), with the rest queued behind it. Without
+    // this, the cancellation could overtake a worker not yet at element 1, which would
+    // then skip the cancelled ones and start one the cancellation had not reached yet.
+    ASSERT_TRUE(started[1].wait(kLong));
   }
   for (const Gate& g : release) g.set();
   ex->shutdown(true);

@@ -8,8 +8,8 @@
 //   task_done ─► settled += 1 ─(settled == pushed)─► all_tasks_done.notify_all ─► join()
 //
 // The stores (detail/ring_store.hpp, detail/locked_store.hpp) decide the order and where
-// the items live. The bounded FIFO ring counts its own sleepers under its locks; the
-// other stores use the event counts here, which cost one atomic instruction per call
+// the items live. The FIFO ring (bounded or not) counts its own sleepers under its
+// locks; the other stores use the event counts here, which cost one atomic instruction per call
 // while nobody sleeps.
 #pragma once
 
@@ -177,12 +177,6 @@ class BasicQueue {
     return pushed > settled ? pushed - settled : 0;
   }
 
-  // Slots a put could fill now (bounded queues only; approximate, as qsize()).
-  std::size_t free_slots() const noexcept {
-    auto max = static_cast<std::size_t>(maxsize_);
-    return max - std::min(store_.size(), max);
-  }
-
   template <class U>
   PushResult push(U& item) {
     PushResult r = store_.try_push(std::forward<U>(item));
@@ -318,7 +312,7 @@ class BasicQueue {
 
   const long long maxsize_;
   Store store_;
-  // The bounded FIFO ring wakes its own sleepers (detail/ring_store.hpp: no atomic
+  // The FIFO ring wakes its own sleepers (detail/ring_store.hpp: no atomic
   // read-modify-write per item); the other stores leave it to these event counts.
   SelfWakingRing* const ring_ = self_waking(store_);
   EventCount not_empty_;
