@@ -23,6 +23,7 @@
 #include <pyconc/queue.hpp>
 #include <pyconc/threading.hpp>
 
+#include "queue/held_move.hpp"
 #include "support.hpp"
 
 namespace queue = pyconc::queue;
@@ -821,41 +822,15 @@ TEST(Queue, NoLeakAcrossManyLaps) {
 // A put held up while moving its item in (a slow move constructor): a get meanwhile does
 // not wait for it, and the items put after it by another thread come out after it.
 
-namespace {
-
-/// Holds up the first move of an armed item into the queue until released.
-struct Gate {
-  std::atomic<bool> armed{true};
-  threading::Event entered;
-  threading::Event release;
-};
-
-struct Slow {
-  Slow(Gate* g, int v) : gate(g), value(v) {}
-  Slow(Slow&& other) noexcept : gate(other.gate), value(other.value) {
-    if (gate != nullptr && gate->armed.exchange(false)) {
-      gate->entered.set();
-      gate->release.wait();
-    }
-  }
-  Slow& operator=(Slow&&) = default;
-  Gate* gate;
-  int value;
-};
-
-}  // namespace
-
 TEST(Queue, APutInProgressHoldsUpNoGetAndKeepsItsPlace) {
   for (long long maxsize : {0LL, 4096LL}) {
-    queue::Queue<Slow> q(maxsize);
-    Gate gate;
-    // put(Slow(...)) builds the argument in place: the first move is the one into the
-    // queue.
-    std::thread slow_producer([&] { q.put(Slow(&gate, 0)); });
+    queue::Queue<pyconc_test::HeldMove> q(maxsize);
+    pyconc_test::MoveGate gate;
+    std::thread slow_producer([&] { q.put(pyconc_test::HeldMove(&gate, 0)); });
     ASSERT_TRUE(gate.entered.wait(30s));
     constexpr int kItems = 2000;
     std::thread later_producer([&] {
-      for (int i = 1; i <= kItems; ++i) q.put(Slow(nullptr, i));
+      for (int i = 1; i <= kItems; ++i) q.put(pyconc_test::HeldMove(nullptr, i));
     });
     // Nothing is in the queue yet, and a get does not wait for the put in progress.
     EXPECT_THROW(q.get_nowait(), queue::Empty) << maxsize;

@@ -22,6 +22,7 @@
 #include <pyconc/queue.hpp>
 #include <pyconc/threading.hpp>
 
+#include "queue/held_move.hpp"
 #include "support.hpp"
 
 namespace queue = pyconc::queue;
@@ -544,33 +545,9 @@ TYPED_TEST(Shutdown, ConsumersDrainAndStopOnShutDown) {
 // waits for it to land, as Python's waits for the queue's mutex, so the put is accepted
 // and the getters see its item before "shut down".
 
-namespace {
-
-/// Holds up the first move of an armed item into the queue until released.
-struct Gate {
-  std::atomic<bool> armed{true};
-  threading::Event entered;
-  threading::Event release;
-};
-
-struct Slow {
-  Slow(Gate* g, int v) : gate(g), value(v) {}
-  Slow(Slow&& other) noexcept : gate(other.gate), value(other.value) {
-    if (gate != nullptr && gate->armed.exchange(false)) {
-      gate->entered.set();
-      gate->release.wait();
-    }
-  }
-  Slow& operator=(Slow&&) = default;
-  Gate* gate;
-  int value;
-};
-
-}  // namespace
-
 TEST(ShutdownDuringAPut, EveryBlockedGetterWakesOnceThePutLands) {
-  queue::Queue<Slow> q(4);
-  Gate gate;
+  queue::Queue<pyconc_test::HeldMove> q(4);
+  pyconc_test::MoveGate gate;
   constexpr int kGetters = 2;
   std::atomic<long> tids[kGetters] = {};
   std::atomic<int> outcomes[kGetters];
@@ -588,7 +565,7 @@ TEST(ShutdownDuringAPut, EveryBlockedGetterWakesOnceThePutLands) {
 
   std::atomic<bool> put_returned{false};
   std::thread producer([&] {
-    q.put(Slow(&gate, 7));  // put(Slow(...)) builds its argument in place: the held move is the one into the queue
+    q.put(pyconc_test::HeldMove(&gate, 7));  // held in its move into the queue
     put_returned = true;
   });
   ASSERT_TRUE(gate.entered.wait(30s));
@@ -616,8 +593,8 @@ TEST(ShutdownDuringAPut, EveryBlockedGetterWakesOnceThePutLands) {
 }
 
 TEST(ShutdownDuringAPut, ImmediateShutdownWaitsForThePutAndDiscardsIt) {
-  queue::Queue<Slow> q(4);
-  Gate gate;
+  queue::Queue<pyconc_test::HeldMove> q(4);
+  pyconc_test::MoveGate gate;
   std::atomic<long> tid{0};
   std::atomic<int> outcome{Outcome::kNone};
   std::atomic<double> waited{-1};
@@ -627,7 +604,7 @@ TEST(ShutdownDuringAPut, ImmediateShutdownWaitsForThePutAndDiscardsIt) {
   ASSERT_TRUE(eventually([&] { return asleep_in_queue(tid, q); }));
   std::atomic<bool> put_returned{false};
   std::thread producer([&] {
-    q.put(Slow(&gate, 7));  // accepted before the shutdown: returns normally
+    q.put(pyconc_test::HeldMove(&gate, 7));  // accepted before the shutdown: returns normally
     put_returned = true;
   });
   ASSERT_TRUE(gate.entered.wait(30s));
