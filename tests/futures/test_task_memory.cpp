@@ -1,17 +1,22 @@
-// Tests for the small-object pool that holds future states (detail/task_memory.hpp):
-// blocks are distinct, aligned and writable; memory freed on another thread, or after
-// its allocating thread ended, is reused safely; large requests fall through.
+// Tests for the memory of futures: the small-object pool that holds future states
+// (detail/task_memory.hpp): blocks are distinct, aligned and writable; memory freed on
+// another thread, or after its allocating thread ended, is reused safely; large
+// requests fall through. The bulk memory of long lists (detail/bulk_memory.hpp) and
+// futures::FutureList over it.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <new>
 #include <set>
 #include <thread>
 #include <vector>
 
+#include <pyconc/detail/bulk_memory.hpp>
 #include <pyconc/detail/task_memory.hpp>
 #include <pyconc/futures.hpp>
 
@@ -151,4 +156,70 @@ TEST(TaskMemory, FuturesOutliveTheThreadsThatMadeThem) {
   }
   for (std::size_t i = 0; i < kept.size(); ++i) EXPECT_EQ(kept[i].result()[39], static_cast<char>('a' + i % 1000 % 26));
   kept.clear();
+}
+
+TEST(BulkMemory, SmallAndLargeBuffersAreAlignedAndHoldTheirContents) {
+  // Below, at and above the mapping threshold, with ordinary and large alignments.
+  const std::size_t sizes[] = {1, 4096, detail::kBulkMin - 1, detail::kBulkMin, detail::kBulkMin + 1,
+                               (std::size_t{2} << 20) + 16, std::size_t{5} << 20};
+  const std::size_t aligns[] = {8, 16, 64, 4096};
+  std::vector<Piece> live;
+  std::vector<std::size_t> live_align;
+  for (std::size_t size : sizes)
+    for (std::size_t align : aligns) {
+      Piece b{detail::bulk_allocate(size, align), size};
+      ASSERT_NE(b.p, nullptr);
+      EXPECT_EQ(reinterpret_cast<std::uintptr_t>(b.p) % align, 0u) << size << " " << align;
+      stamp(b);
+      live.push_back(b);
+      live_align.push_back(align);
+    }
+  for (auto& b : live) EXPECT_TRUE(intact(b));
+  for (std::size_t i = 0; i < live.size(); ++i) detail::bulk_deallocate(live[i].p, live[i].size, live_align[i]);
+}
+
+TEST(BulkMemory, AnImpossibleSizeIsBadAlloc) {
+  detail::BulkAllocator<std::uint64_t> alloc;
+  EXPECT_THROW(alloc.allocate(static_cast<std::size_t>(-1) / 4), std::bad_array_new_length);  // n * 8 overflows
+  // (Under AddressSanitizer, operator new reports an impossible size as an error.)
+  if (detail::bulk_mapping_active()) {
+    EXPECT_THROW(detail::bulk_allocate(static_cast<std::size_t>(-1) - 4096, 16), std::bad_alloc);
+  }
+}
+
+TEST(FutureList, ALongListGrowsAndKeepsItsFutures) {
+  // 200,000 futures (3.2 MB): grown by push_back through several mapped buffers.
+  futures::FutureList<int> list;
+  for (int i = 0; i < 200000; ++i) {
+    futures::Future<int> f;
+    if (i % 1000 == 0) f.set_result(i);
+    list.push_back(f);
+  }
+  ASSERT_EQ(list.size(), 200000u);
+  for (int i = 0; i < 200000; i += 1000) EXPECT_EQ(list[static_cast<std::size_t>(i)].result(), i);
+  EXPECT_FALSE(list[1].done());
+  futures::FutureList<int> copy = list;
+  EXPECT_TRUE(copy[199000] == list[199000]);
+  list.clear();
+  list.shrink_to_fit();
+  EXPECT_EQ(copy[199000].result(), 199000);
+}
+
+TEST(FutureList, ConvertsToAndFromAVectorOfTheSameFutures) {
+  std::vector<futures::Future<int>> plain(3);
+  futures::FutureList<int> list = plain;
+  ASSERT_EQ(list.size(), 3u);
+  for (std::size_t i = 0; i < 3; ++i) EXPECT_TRUE(list[i] == plain[i]);
+  list[1].set_result(7);
+  EXPECT_EQ(plain[1].result(), 7) << "the same futures, not new ones";
+  std::vector<futures::Future<int>> back = list;
+  ASSERT_EQ(back.size(), 3u);
+  for (std::size_t i = 0; i < 3; ++i) EXPECT_TRUE(back[i] == list[i]);
+  // wait()'s lists pass back into wait() and into a std::vector, as Python's sets do.
+  auto r = futures::wait(list, std::chrono::milliseconds(1), futures::FIRST_COMPLETED);
+  ASSERT_EQ(r.done.size(), 1u);
+  EXPECT_TRUE(r.done[0] == plain[1]);
+  plain = std::move(r.not_done);
+  ASSERT_EQ(plain.size(), 2u);
+  EXPECT_TRUE(plain[0] == list[0] && plain[1] == list[2]);
 }

@@ -110,7 +110,7 @@ class MapResults {
  public:
   using value_type = std::conditional_t<std::is_void_v<R>, std::monostate, R>;
 
-  MapResults(std::vector<Future<R>> futures, std::optional<pyconc::detail::Deadline> deadline)
+  MapResults(FutureList<R> futures, std::optional<pyconc::detail::Deadline> deadline)
       : futures_(std::move(futures)), deadline_(deadline) {}
   MapResults(MapResults&&) noexcept = default;
   MapResults& operator=(MapResults&&) = delete;
@@ -165,7 +165,7 @@ class MapResults {
     else return detail::FutureAccess::state(f).take_value();
   }
 
-  std::vector<Future<R>> futures_;
+  FutureList<R> futures_;
   std::size_t next_ = 0;
   bool started_ = false;
   std::optional<pyconc::detail::Deadline> deadline_;
@@ -223,7 +223,7 @@ class Executor {
     if (options.chunksize < 1) throw ValueError("chunksize must be >= 1.");
     std::optional<pyconc::detail::Deadline> deadline;
     if (options.timeout) deadline = pyconc::detail::optional_deadline(*options.timeout);
-    std::vector<Future<R>> futures;
+    FutureList<R> futures;
     auto its = std::make_tuple(std::ranges::begin(ranges)...);
     auto ends = std::make_tuple(std::ranges::end(ranges)...);
     for (;;) {

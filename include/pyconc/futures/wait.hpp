@@ -25,8 +25,8 @@ inline constexpr ReturnWhen ALL_COMPLETED = ReturnWhen::ALL_COMPLETED;
 /// the input order, without duplicates.
 template <class T>
 struct DoneAndNotDone {
-  std::vector<Future<T>> done;
-  std::vector<Future<T>> not_done;
+  FutureList<T> done;
+  FutureList<T> not_done;
 };
 
 namespace detail {
@@ -62,8 +62,8 @@ bool failed(const FutureCore& core);
 /// when there are no repeats, the usual case, found without allocating when the futures
 /// come in creation order (as submitted from one thread); otherwise a sorted copy of the
 /// pointers finds the repeats.
-template <class T>
-std::vector<char> first_occurrences(const std::vector<Future<T>>& fs) {
+template <class T, class A>
+std::vector<char> first_occurrences(const std::vector<Future<T>, A>& fs) {
   bool increasing = true;
   for (std::size_t i = 1; i < fs.size() && increasing; ++i)
     increasing = FutureAccess::core(fs[i - 1]).serial() < FutureAccess::core(fs[i]).serial();
@@ -83,19 +83,19 @@ std::vector<char> first_occurrences(const std::vector<Future<T>>& fs) {
 }
 
 /// `fs` without repeats, in first-seen order.
-template <class T>
-std::vector<Future<T>> unique_futures(const std::vector<Future<T>>& fs) {
+template <class T, class A>
+FutureList<T> unique_futures(const std::vector<Future<T>, A>& fs) {
   std::vector<char> keep = first_occurrences(fs);
-  if (keep.empty()) return fs;
-  std::vector<Future<T>> out;
+  if (keep.empty()) return FutureList<T>(fs.begin(), fs.end());
+  FutureList<T> out;
   out.reserve(fs.size());
   for (std::size_t i = 0; i < fs.size(); ++i)
     if (keep[i]) out.push_back(fs[i]);
   return out;
 }
 
-template <class T>
-DoneAndNotDone<T> wait_impl(const std::vector<Future<T>>& fs, const pyconc::detail::Deadline& deadline,
+template <class T, class A>
+DoneAndNotDone<T> wait_impl(const std::vector<Future<T>, A>& fs, const pyconc::detail::Deadline& deadline,
                             ReturnWhen return_when) {
   // Repeats are harmless while waiting (a future waited on twice); they are left out of
   // the collector's count and of the result.
@@ -134,12 +134,12 @@ DoneAndNotDone<T> wait_impl(const std::vector<Future<T>>& fs, const pyconc::deta
 /// Waits until all futures are done (or the first completes, or the first fails), or
 /// `timeout`; returns which are done (Python's concurrent.futures.wait). A future counts
 /// as done when finished, or cancelled and its executor has noticed.
-template <class T>
-DoneAndNotDone<T> wait(const std::vector<Future<T>>& fs, ReturnWhen return_when = ALL_COMPLETED) {
+template <class T, class A>
+DoneAndNotDone<T> wait(const std::vector<Future<T>, A>& fs, ReturnWhen return_when = ALL_COMPLETED) {
   return detail::wait_impl(fs, pyconc::detail::Deadline::never(), return_when);
 }
-template <class T>
-DoneAndNotDone<T> wait(const std::vector<Future<T>>& fs, Seconds timeout, ReturnWhen return_when = ALL_COMPLETED) {
+template <class T, class A>
+DoneAndNotDone<T> wait(const std::vector<Future<T>, A>& fs, Seconds timeout, ReturnWhen return_when = ALL_COMPLETED) {
   return detail::wait_impl(fs, pyconc::detail::optional_deadline(timeout), return_when);
 }
 
@@ -150,7 +150,8 @@ DoneAndNotDone<T> wait(const std::vector<Future<T>>& fs, Seconds timeout, Return
 template <class T>
 class AsCompleted {
  public:
-  AsCompleted(const std::vector<Future<T>>& fs, std::optional<pyconc::detail::Deadline> deadline)
+  template <class A>
+  AsCompleted(const std::vector<Future<T>, A>& fs, std::optional<pyconc::detail::Deadline> deadline)
       : futures_(detail::unique_futures(fs)), deadline_(deadline) {
     for (auto& f : futures_) {
       cores_.push_back(&detail::FutureAccess::core(f));
@@ -206,7 +207,7 @@ class AsCompleted {
     }
   }
 
-  std::vector<Future<T>> futures_;
+  FutureList<T> futures_;
   std::vector<detail::FutureCore*> cores_;
   std::unordered_map<detail::FutureCore*, Future<T>> by_core_;
   std::unique_ptr<detail::Collector> collector_;
@@ -216,12 +217,12 @@ class AsCompleted {
   std::optional<pyconc::detail::Deadline> deadline_;
 };
 
-template <class T>
-AsCompleted<T> as_completed(const std::vector<Future<T>>& fs) {
+template <class T, class A>
+AsCompleted<T> as_completed(const std::vector<Future<T>, A>& fs) {
   return AsCompleted<T>(fs, std::nullopt);
 }
-template <class T>
-AsCompleted<T> as_completed(const std::vector<Future<T>>& fs, Seconds timeout) {
+template <class T, class A>
+AsCompleted<T> as_completed(const std::vector<Future<T>, A>& fs, Seconds timeout) {
   return AsCompleted<T>(fs, pyconc::detail::optional_deadline(timeout));
 }
 
