@@ -1,6 +1,6 @@
 // ThreadPoolExecutor:
 //
-//   submit ──► work_queue (WorkQueue<shared_ptr<WorkItem>>)  ──► worker 0..N-1
+//   submit ──► work_queue (WorkQueue<WorkRef>)  ──► worker 0..N-1
 //     │ no idle worker and fewer than max_workers: start one      │ run item, then
 //     └───────────────────────────────────────────────────────── idle.release()
 //   shutdown / broken ──► work_queue.close(): later puts are refused (submit raises);
@@ -53,7 +53,7 @@ struct ThreadPoolExecutor::Impl : std::enable_shared_from_this<Impl> {
 
   const int max_workers;
   ThreadPoolOptions options;
-  detail::WorkQueue<std::shared_ptr<detail::WorkItem>> work_queue;
+  detail::WorkQueue<detail::WorkRef> work_queue;
   // Python's idle semaphore: workers that finished a task and may be waiting for the
   // next. Only consulted while the pool may still grow; once all max_workers threads
   // run, neither submit() nor the workers touch it (no shared write per task).
@@ -79,7 +79,7 @@ struct ThreadPoolExecutor::Impl : std::enable_shared_from_this<Impl> {
     }
     bool grown = false;  // all max_workers threads started: idle no longer matters
     for (;;) {
-      std::optional<std::shared_ptr<detail::WorkItem>> item = work_queue.get();
+      std::optional<detail::WorkRef> item = work_queue.get();
       if (!item) return;  // shut down (or broken) and nothing left
       (*item)->run();
       item.reset();
@@ -156,7 +156,7 @@ void ThreadPoolExecutor::shutdown(bool wait, bool cancel_futures) { impl_->do_sh
 
 int ThreadPoolExecutor::max_workers() const noexcept { return impl_->max_workers; }
 
-void ThreadPoolExecutor::schedule(std::shared_ptr<detail::WorkItem> item) {
+void ThreadPoolExecutor::schedule(detail::WorkRef item) {
   Impl& impl = *impl_;
   // All workers started: the queue alone decides (refused once closed).
   if (impl.num_threads.load(std::memory_order_relaxed) >= impl.max_workers && impl.work_queue.put(std::move(item)))

@@ -514,6 +514,45 @@ TEST(Future, CallbackMayDropTheLastOtherHandle) {
   EXPECT_EQ(calls, 1);
 }
 
+TEST(Future, ACallbackHoldsNoReferenceToItsFuture) {
+  // The state owns its callbacks: a future dropped before it is done frees both.
+  auto token = std::make_shared<int>(0);
+  {
+    futures::Future<int> f;
+    f.add_done_callback([token](futures::Future<int>) {});
+    EXPECT_EQ(token.use_count(), 2);
+  }
+  EXPECT_EQ(token.use_count(), 1) << "the state and its callback are freed with the last handle";
+}
+
+TEST(Future, TheCallbacksHandleMayOutliveAllOthers) {
+  std::vector<futures::Future<int>> kept;
+  {
+    futures::Future<int> f;
+    f.add_done_callback([&](futures::Future<int> done) { kept.push_back(done); });
+    f.set_result(5);
+  }
+  ASSERT_EQ(kept.size(), 1u);
+  EXPECT_EQ(kept[0].result(), 5);
+}
+
+TEST(Future, AssignmentToItselfAndMovesKeepTheFuture) {
+  futures::Future<int> a;
+  futures::Future<int>& alias = a;
+  a = alias;
+  a = std::move(alias);
+  a.set_result(4);
+  EXPECT_EQ(a.result(), 4);
+  futures::Future<int> b;
+  futures::Future<int> c = b;
+  b = a;  // c keeps the old future alive alone
+  EXPECT_TRUE(b == a);
+  EXPECT_FALSE(c.done());
+  c = std::move(b);
+  EXPECT_TRUE(c == a);
+  EXPECT_EQ(c.result(), 4);
+}
+
 // ----------------------------------------------------------------------- the types
 
 TEST(Future, FutureOfVoid) {

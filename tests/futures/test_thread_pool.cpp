@@ -524,3 +524,40 @@ TEST(ThreadPoolExecutor, ShutdownWakesSleepingWorkers) {
   EXPECT_LT(seconds_since(start), kPrompt);
   EXPECT_EQ(threads_named("sleepy"), 0);
 }
+
+// ------------------------------------------------------------------ lifetimes
+//
+// A task's state is shared by its Future handles and the work queue (counted
+// references): dropping every handle at once must neither stop the task nor leak it.
+
+TEST(ThreadPoolExecutor, DroppedFuturesStillRunAndEverythingIsFreed) {
+  auto token = std::make_shared<int>(0);
+  std::atomic<int> ran{0};
+  {
+    futures::ThreadPoolExecutor ex(2);
+    for (int i = 0; i < 1000; ++i) ex.submit([token, &ran] { return ran.fetch_add(1) + 1; });
+    ex.shutdown(true);
+    EXPECT_EQ(ran.load(), 1000);
+  }
+  EXPECT_EQ(token.use_count(), 1) << "every call and every future state freed";
+}
+
+TEST(ThreadPoolExecutor, CancelledWorkWithoutHandlesIsFreed) {
+  auto token = std::make_shared<int>(0);
+  std::atomic<int> ran{0};
+  threading::Event started, release;
+  {
+    futures::ThreadPoolExecutor ex(1);
+    auto blocker = ex.submit([&] {
+      started.set();
+      release.wait();
+    });
+    ASSERT_TRUE(started.wait(10s));
+    for (int i = 0; i < 100; ++i) ex.submit([token, &ran] { ran.fetch_add(1); });
+    ex.shutdown(false, true);  // cancels the queued calls while the worker is busy
+    release.set();
+    blocker.result();
+  }
+  EXPECT_EQ(ran.load(), 0) << "cancelled before they started";
+  EXPECT_EQ(token.use_count(), 1) << "the cancelled calls and their states freed";
+}

@@ -26,19 +26,52 @@ namespace detail {
 /// A unit of work queued in an executor: runs its call and completes its future.
 class WorkItem {
  public:
-  virtual ~WorkItem() = default;
   /// Runs the call unless the future was cancelled (then notifies the cancellation).
   virtual void run() noexcept = 0;
   /// Completes a still-pending future with `error` (a broken pool).
   virtual void fail(std::exception_ptr error) noexcept = 0;
   /// Cancels a pending future and notifies waiters (shutdown(cancel_futures=true)).
   virtual void cancel_and_notify() noexcept = 0;
+  /// Drops the executor's reference (the item may be destroyed).
+  virtual void drop() noexcept = 0;
+
+ protected:
+  ~WorkItem() = default;
 };
 
+/// An executor's reference to a work item (what its queue holds): move-only, 8 bytes,
+/// drops the reference when destroyed.
+class WorkRef {
+ public:
+  WorkRef() noexcept = default;
+  /// Takes over one reference to `item`.
+  explicit WorkRef(WorkItem* item) noexcept : item_(item) {}
+  WorkRef(WorkRef&& other) noexcept : item_(std::exchange(other.item_, nullptr)) {}
+  WorkRef& operator=(WorkRef&& other) noexcept {
+    if (this != &other) {
+      reset();
+      item_ = std::exchange(other.item_, nullptr);
+    }
+    return *this;
+  }
+  ~WorkRef() { reset(); }
+  void reset() noexcept {
+    if (item_) std::exchange(item_, nullptr)->drop();
+  }
+  WorkItem* operator->() const noexcept { return item_; }
+  explicit operator bool() const noexcept { return item_ != nullptr; }
+
+ private:
+  WorkItem* item_ = nullptr;
+};
+
+/// A submitted call and its future's state, in one block of the small-object pool. It
+/// starts with two references: the Future's and the executor queue's.
 template <class R, class Call>
 class Task final : public FutureState<R>, public WorkItem {
  public:
-  explicit Task(Call call) : call_(std::move(call)) {}
+  explicit Task(Call call) : FutureState<R>(2), call_(std::move(call)) {}
+  void drop() noexcept override { this->release(); }
   void run() noexcept override {
     if (!this->set_running_or_notify_cancel()) {
       call_.reset();
@@ -83,6 +116,8 @@ class Task final : public FutureState<R>, public WorkItem {
   }
 
  private:
+  void destroy() noexcept override { destroy_pooled(this); }
+
   std::optional<Call> call_;
 };
 
@@ -203,9 +238,9 @@ class Executor {
   Future<detail::call_result_t<F, Args...>> submit(F&& fn, Args&&... args) {
     using R = detail::call_result_t<F, Args...>;
     auto call = pyconc::detail::bind_once(std::forward<F>(fn), std::forward<Args>(args)...);
-    auto task = std::allocate_shared<detail::Task<R, decltype(call)>>(pyconc::detail::SmallAllocator<int>{}, std::move(call));
-    Future<R> future = detail::FutureAccess::make<R>(task);
-    schedule(std::move(task));
+    auto* task = detail::make_pooled<detail::Task<R, decltype(call)>>(std::move(call));
+    Future<R> future = detail::FutureAccess::adopt<R>(task);  // one reference each, no atomic
+    schedule(detail::WorkRef(task));                          // operation: a throw drops both
     return future;
   }
 
@@ -243,7 +278,7 @@ class Executor {
 
  protected:
   /// Queues the work item; throws if the executor cannot accept work.
-  virtual void schedule(std::shared_ptr<detail::WorkItem> item) = 0;
+  virtual void schedule(detail::WorkRef item) = 0;
 };
 
 }  // namespace pyconc::futures

@@ -48,6 +48,11 @@ class FutureListener {
 /// guards the listeners and callbacks, and `hooked_` tells a finisher whether there are
 /// any. Finishing goes through a private "finishing" state that only one setter can
 /// enter: it writes the value, then publishes kFinished.
+///
+/// Lifetime: counted references, held by the Future handles and by an executor's queue
+/// (a WorkRef); the last release() destroys the state through destroy(), which the
+/// final class implements (the state lives in the small-object pool). Every member is
+/// called through a reference someone holds, so the state outlives its callbacks.
 class FutureCore {
  public:
   enum State : std::uint32_t {
@@ -60,10 +65,16 @@ class FutureCore {
     kFinished
   };
 
-  FutureCore() noexcept : serial_(next_serial()) {}
+  /// A new pending state with `refs` references (one per handle or queue that adopts it).
+  explicit FutureCore(std::uint32_t refs = 1) noexcept : refs_(refs), serial_(next_serial()) {}
   FutureCore(const FutureCore&) = delete;
   FutureCore& operator=(const FutureCore&) = delete;
-  virtual ~FutureCore() = default;
+
+  void retain() const noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+  /// Drops a reference; the last one destroys the state.
+  void release() const noexcept {
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) const_cast<FutureCore*>(this)->destroy();
+  }
 
   State state() const noexcept { return static_cast<State>(state_.load(std::memory_order_acquire)); }
   bool cancelled() const noexcept { return state() == kCancelled || state() == kCancelledAndNotified; }
@@ -104,6 +115,10 @@ class FutureCore {
   std::uint64_t serial() const noexcept { return serial_; }
 
  protected:
+  virtual ~FutureCore() = default;
+  /// Destroys and frees this state (release() dropped the last reference).
+  virtual void destroy() noexcept = 0;
+
   /// Stores the result via `store()` and finishes; InvalidStateError if already done.
   template <class Store>
   void finish(Store&& store) {
@@ -127,13 +142,14 @@ class FutureCore {
 
   static std::uint64_t next_serial() noexcept;
 
-  const std::uint64_t serial_;
+  mutable std::atomic<std::uint32_t> refs_;
   std::atomic<std::uint32_t> state_{kPending};  // futex word for result() waiters
   mutable std::atomic<std::uint32_t> sleepers_{0};
   // Set (under lock_, seq_cst) before a listener or callback is added; a finisher that
   // published its state (seq_cst) and then reads false knows there are none to call.
   std::atomic<bool> hooked_{false};
   threading::Lock lock_;
+  const std::uint64_t serial_;
   // Written once, by the one setter in a finishing state, before the state becomes
   // kFinished (release); read after an acquire load saw kFinished, with no lock.
   std::exception_ptr exception_;
@@ -153,6 +169,7 @@ class FutureCore {
 template <class T>
 class FutureState : public FutureCore {
  public:
+  explicit FutureState(std::uint32_t refs = 1) noexcept : FutureCore(refs) {}
   template <class U>
   void set_result(U&& value) {
     finish([&] { value_.emplace(std::forward<U>(value)); });
@@ -168,9 +185,37 @@ class FutureState : public FutureCore {
 template <>
 class FutureState<void> : public FutureCore {
  public:
+  explicit FutureState(std::uint32_t refs = 1) noexcept : FutureCore(refs) {}
   void set_result() {
     finish([] {});
   }
+};
+
+/// A `Self` (a final class derived from FutureCore) from the small-object pool.
+template <class Self, class... Args>
+Self* make_pooled(Args&&... args) {
+  pyconc::detail::SmallAllocator<Self> alloc;
+  Self* p = alloc.allocate(1);
+  try {
+    return ::new (static_cast<void*>(p)) Self(std::forward<Args>(args)...);
+  } catch (...) {
+    alloc.deallocate(p, 1);
+    throw;
+  }
+}
+
+/// Undoes make_pooled (a final class's destroy()).
+template <class Self>
+void destroy_pooled(Self* self) noexcept {
+  self->~Self();
+  pyconc::detail::SmallAllocator<Self>{}.deallocate(self, 1);
+}
+
+/// The state of a future made on its own (Future<T>(), for executor writers and tests).
+template <class T>
+class PlainState final : public FutureState<T> {
+ private:
+  void destroy() noexcept override { destroy_pooled(this); }
 };
 
 /// Access to a Future's shared state for executors and wait()/as_completed().
@@ -179,9 +224,10 @@ struct FutureAccess {
   static FutureCore& core(const Future<T>& f) {
     return f.state();
   }
+  /// A handle that takes over one of `state`'s references.
   template <class T>
-  static Future<T> make(std::shared_ptr<FutureState<T>> state) {
-    return Future<T>(std::move(state));
+  static Future<T> adopt(FutureState<T>* state) noexcept {
+    return Future<T>(state);
   }
   template <class T>
   static FutureState<T>& state(const Future<T>& f) {
@@ -225,7 +271,27 @@ class Future {
   using value_type = T;
 
   /// A new, pending future (for executor implementers and tests).
-  Future() : state_(std::allocate_shared<detail::FutureState<T>>(pyconc::detail::SmallAllocator<int>{})) {}
+  Future() : state_(detail::make_pooled<detail::PlainState<T>>()) {}
+  Future(const Future& other) noexcept : state_(other.state_) {
+    if (state_) state_->retain();
+  }
+  Future(Future&& other) noexcept : state_(std::exchange(other.state_, nullptr)) {}
+  Future& operator=(const Future& other) noexcept {
+    if (other.state_) other.state_->retain();
+    if (state_) state_->release();
+    state_ = other.state_;
+    return *this;
+  }
+  Future& operator=(Future&& other) noexcept {
+    if (this != &other) {
+      if (state_) state_->release();
+      state_ = std::exchange(other.state_, nullptr);
+    }
+    return *this;
+  }
+  ~Future() {
+    if (state_) state_->release();
+  }
 
   /// Cancels if pending; true if the future is (now) cancelled.
   bool cancel() { return state_->cancel(); }
@@ -251,9 +317,12 @@ class Future {
   template <class F>
     requires std::invocable<F&, Future<T>>
   void add_done_callback(F fn) {
-    std::weak_ptr<detail::FutureState<T>> weak = state_;
-    state_->add_callback([fn = std::move(fn), weak]() mutable {
-      if (auto s = weak.lock()) fn(Future<T>(std::move(s)));
+    // No reference held by the callback (the state owns it): it runs while whoever
+    // finishes or cancels the future holds one, and makes a handle of its own.
+    detail::FutureState<T>* self = state_;
+    state_->add_callback([fn = std::move(fn), self]() mutable {
+      self->retain();
+      fn(Future<T>(self));
     });
   }
 
@@ -276,13 +345,13 @@ class Future {
   /// The same future (Python's `is`).
   friend bool operator==(const Future& a, const Future& b) noexcept { return a.state_ == b.state_; }
   /// For std::hash: futures as dictionary keys, as Python's {executor.submit(...): url}.
-  std::size_t hash() const noexcept { return std::hash<const void*>()(state_.get()); }
+  std::size_t hash() const noexcept { return std::hash<const void*>()(state_); }
 
  private:
   friend struct detail::FutureAccess;
   template <class>
   friend class Future;
-  explicit Future(std::shared_ptr<detail::FutureState<T>> state) : state_(std::move(state)) {}
+  explicit Future(detail::FutureState<T>* adopted) noexcept : state_(adopted) {}
   detail::FutureState<T>& state() const { return *state_; }
 
   decltype(auto) result_until(const pyconc::detail::Deadline& deadline) const {
@@ -291,12 +360,12 @@ class Future {
     else return static_cast<const T&>(state_->value());
   }
 
-  std::shared_ptr<detail::FutureState<T>> state_;
+  detail::FutureState<T>* state_;  // one counted reference (null only when moved from)
 };
 
-/// A list of futures: a std::vector whose allocator maps a buffer of a megabyte or more
-/// on transparent huge pages (pyconc/detail/bulk_memory.hpp), so that filling a list of
-/// 100,000 futures costs one page fault rather than 400. wait() returns its lists as
+/// A list of futures: a std::vector whose allocator maps a buffer of 512 KiB or more on
+/// transparent huge pages (pyconc/detail/bulk_memory.hpp), so that filling a list of
+/// 100,000 futures costs one page fault rather than 200. wait() returns its lists as
 /// FutureList, and map() keeps its futures in one.
 ///
 ///     futures::FutureList<int> not_done = fs;      // from a std::vector<Future<int>>

@@ -42,7 +42,7 @@ struct ThreadPoolOptions {
 /// lambda). max_workers() is a public accessor of Python's private `_max_workers`.
 ///
 ///   submit ─► [work queue] ─► worker threads (polling, or parked) ─► run ─► future
-///                     ▲ nullptr = "exit" sentinel, passed on from worker to worker
+///   shutdown ─► the queue closes: later submits raise; workers drain it, then exit
 class ThreadPoolExecutor : public Executor {
  public:
   explicit ThreadPoolExecutor(std::optional<int> max_workers = std::nullopt, ThreadPoolOptions options = {});
@@ -54,7 +54,7 @@ class ThreadPoolExecutor : public Executor {
   struct Impl;
 
  protected:
-  void schedule(std::shared_ptr<detail::WorkItem> item) override;
+  void schedule(detail::WorkRef item) override;
 
  private:
   std::shared_ptr<Impl> impl_;
