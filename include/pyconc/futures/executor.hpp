@@ -213,7 +213,8 @@ class MapResults {
 ///     futures::Future<int> f = ex.submit(pow, 2, 10);
 ///     for (int r : ex.map(square, std::vector{1, 2, 3})) ...
 ///
-/// A subclass implements schedule() (queue a WorkItem) and shutdown().
+/// A subclass implements schedule() (queue the WorkRef; a worker calls its run(), then
+/// drops it) and shutdown().
 ///
 /// Thread safety: every member may be called from any thread.
 ///
