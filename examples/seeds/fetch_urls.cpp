@@ -58,7 +58,6 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
-#include <vector>
 
 #include "http_server.hpp"
 
@@ -106,10 +105,7 @@ int main() {
     std::unordered_map<futures::Future<std::string>, std::string> future_to_path;
     for (const auto& [path, page] : PAGES)
       future_to_path.emplace(executor.submit(load_url, base + path, 10L), path);
-    // as_completed() takes a vector: the dict's keys, as Python iterates them.
-    std::vector<futures::Future<std::string>> fs;
-    for (const auto& [future, path] : future_to_path) fs.push_back(future);
-    for (futures::Future<std::string> future : futures::as_completed(fs)) {
+    for (futures::Future<std::string> future : futures::as_completed(future_to_path)) {
       const std::string& path = future_to_path.at(future);
       try {
         const std::string& data = future.result();

@@ -9,13 +9,17 @@
 #include <atomic>
 #include <fstream>
 #include <functional>
+#include <list>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <map>
 #include <random>
 #include <set>
 #include <string>
 #include <thread>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include <pyconc/errors.hpp>
@@ -394,6 +398,51 @@ TEST(Wait, FirstCompletedLoopOverManyTasks) {
 }
 
 // ------------------------------------------------------------------- as_completed()
+
+TEST(Wait, TakesAnyRangeOfFutures) {
+  // Python's wait() takes any iterable of futures: a set, a list, a dict's keys.
+  Fut a, b, c;
+  b.set_result(2);
+  std::unordered_set<Fut> set{a, b, c};
+  Waited r = futures::wait(set, 0s);
+  ASSERT_EQ(r.done.size(), 1u);
+  EXPECT_TRUE(r.done[0] == b);
+  EXPECT_EQ(r.not_done.size(), 2u);
+  std::list<Fut> list{a, b, c, b};
+  r = futures::wait(list, futures::FIRST_COMPLETED);  // b is done: returns at once
+  EXPECT_TRUE(same(r.done, {b}));
+  EXPECT_TRUE(same(r.not_done, {a, c})) << "in the order of the input, repeats left out";
+  const Futs fixed{a, b};
+  r = futures::wait(fixed, 0s);
+  EXPECT_TRUE(same(r.not_done, {a}));
+  std::map<int, int> not_futures;
+  static_assert(!futures::FutureRange<decltype(not_futures)>);
+  static_assert(!futures::FutureRange<std::vector<int>>);
+}
+
+TEST(Wait, AMapStandsForItsKeys) {
+  // Python: wait(future_to_url) waits on the dict's keys.
+  Fut a, c;
+  std::unordered_map<Fut, int> future_to_n{{a, 1}, {c, 3}};
+  c.set_result(3);
+  Waited r = futures::wait(future_to_n, 0s, futures::FIRST_COMPLETED);
+  EXPECT_TRUE(same(r.done, {c}));
+  EXPECT_TRUE(same(r.not_done, {a}));
+  EXPECT_EQ(future_to_n.at(r.done[0]), 3);
+}
+
+TEST(AsCompleted, TakesTheKeysOfAMap) {
+  // Python: for future in as_completed(future_to_url): url = future_to_url[future]
+  futures::ThreadPoolExecutor ex(2);
+  std::unordered_map<Fut, std::string> future_to_name;
+  for (int i = 0; i < 5; ++i) future_to_name.emplace(ex.submit([i] { return i; }), "task " + std::to_string(i));
+  std::set<std::string> names;
+  for (Fut f : futures::as_completed(future_to_name, 60s)) {
+    EXPECT_EQ(future_to_name.at(f), "task " + std::to_string(f.result()));
+    names.insert(future_to_name.at(f));
+  }
+  EXPECT_EQ(names.size(), 5u);
+}
 
 TEST(AsCompleted, AlreadyDoneFirstThenInCompletionOrder) {
   futures::ThreadPoolExecutor ex(4);

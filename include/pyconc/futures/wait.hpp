@@ -5,10 +5,13 @@
 #include <atomic>
 #include <cstddef>
 #include <iterator>
-#include <string>
 #include <memory>
 #include <optional>
+#include <ranges>
+#include <string>
+#include <type_traits>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "pyconc/futures/future.hpp"
@@ -129,18 +132,75 @@ DoneAndNotDone<T> wait_impl(const std::vector<Future<T>, A>& fs, const pyconc::d
   return out;
 }
 
+// The T of a range element: a Future<T>, or a map entry keyed by one (iterating a
+// Python dict yields its keys).
+template <class F>
+struct FutureType {};
+template <class T>
+struct FutureType<Future<T>> {
+  using type = T;
+};
+template <class T, class V>
+struct FutureType<std::pair<const Future<T>, V>> {
+  using type = T;
+};
+
+template <class T>
+const Future<T>& future_of(const Future<T>& f) {
+  return f;
+}
+template <class T, class V>
+const Future<T>& future_of(const std::pair<const Future<T>, V>& entry) {
+  return entry.first;
+}
+
+}  // namespace detail
+
+/// What wait() and as_completed() take: a range of futures of one type, as Python takes
+/// any iterable of futures. A std::vector or FutureList of them (used as is), a
+/// std::unordered_set or std::list of them, or a map whose keys are futures, standing
+/// for its keys as a Python dict does: `as_completed(future_to_url)` (copied into a
+/// FutureList first).
+template <class R>
+concept FutureRange = std::ranges::input_range<R> &&
+                      requires { typename detail::FutureType<std::remove_cvref_t<std::ranges::range_value_t<R>>>::type; };
+
+/// The T of a FutureRange's Future<T>.
+template <FutureRange R>
+using future_range_t = typename detail::FutureType<std::remove_cvref_t<std::ranges::range_value_t<R>>>::type;
+
+namespace detail {
+
+template <class T, class A>
+const std::vector<Future<T>, A>& as_future_vector(const std::vector<Future<T>, A>& fs) {
+  return fs;
+}
+
+// `fs` as a std::vector of futures: itself if it is one (a FutureList too), else a copy.
+template <class R>
+decltype(auto) future_vector(R& fs) {
+  if constexpr (requires { as_future_vector(fs); }) {
+    return as_future_vector(fs);
+  } else {
+    FutureList<future_range_t<R>> out;
+    if constexpr (std::ranges::sized_range<R>) out.reserve(std::ranges::size(fs));
+    for (auto&& f : fs) out.push_back(future_of(f));
+    return out;
+  }
+}
+
 }  // namespace detail
 
 /// Waits until all futures are done (or the first completes, or the first fails), or
 /// `timeout`; returns which are done (Python's concurrent.futures.wait). A future counts
 /// as done when finished, or cancelled and its executor has noticed.
-template <class T, class A>
-DoneAndNotDone<T> wait(const std::vector<Future<T>, A>& fs, ReturnWhen return_when = ALL_COMPLETED) {
-  return detail::wait_impl(fs, pyconc::detail::Deadline::never(), return_when);
+template <FutureRange R>
+DoneAndNotDone<future_range_t<R>> wait(R&& fs, ReturnWhen return_when = ALL_COMPLETED) {
+  return detail::wait_impl(detail::future_vector(fs), pyconc::detail::Deadline::never(), return_when);
 }
-template <class T, class A>
-DoneAndNotDone<T> wait(const std::vector<Future<T>, A>& fs, Seconds timeout, ReturnWhen return_when = ALL_COMPLETED) {
-  return detail::wait_impl(fs, pyconc::detail::optional_deadline(timeout), return_when);
+template <FutureRange R>
+DoneAndNotDone<future_range_t<R>> wait(R&& fs, Seconds timeout, ReturnWhen return_when = ALL_COMPLETED) {
+  return detail::wait_impl(detail::future_vector(fs), pyconc::detail::optional_deadline(timeout), return_when);
 }
 
 /// The futures of `fs` in the order they complete (Python's as_completed): a range that
@@ -217,13 +277,13 @@ class AsCompleted {
   std::optional<pyconc::detail::Deadline> deadline_;
 };
 
-template <class T, class A>
-AsCompleted<T> as_completed(const std::vector<Future<T>, A>& fs) {
-  return AsCompleted<T>(fs, std::nullopt);
+template <FutureRange R>
+AsCompleted<future_range_t<R>> as_completed(R&& fs) {
+  return AsCompleted<future_range_t<R>>(detail::future_vector(fs), std::nullopt);
 }
-template <class T, class A>
-AsCompleted<T> as_completed(const std::vector<Future<T>, A>& fs, Seconds timeout) {
-  return AsCompleted<T>(fs, pyconc::detail::optional_deadline(timeout));
+template <FutureRange R>
+AsCompleted<future_range_t<R>> as_completed(R&& fs, Seconds timeout) {
+  return AsCompleted<future_range_t<R>>(detail::future_vector(fs), pyconc::detail::optional_deadline(timeout));
 }
 
 }  // namespace pyconc::futures
