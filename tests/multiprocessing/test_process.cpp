@@ -21,6 +21,7 @@
 #include "pyconc/multiprocessing/context.hpp"
 #include "pyconc/multiprocessing/process.hpp"
 #include "pyconc/threading.hpp"
+#include "sanitizers.hpp"
 
 namespace mp = pyconc::multiprocessing;
 using namespace std::chrono_literals;
@@ -532,6 +533,15 @@ TEST(ProcessModule, StartFromAnotherThread) {
 }
 
 TEST(ProcessModule, ManyConcurrentStarts) {
+#ifdef PYCONC_TEST_TSAN
+  // clang 14's ThreadSanitizer runtime does not lock its allocator around fork(): a
+  // child forked while another thread is inside malloc inherits the allocator's lock
+  // held, and hangs at its first allocation (seen here: with 3 copies of this test
+  // repeating at once, each hung within 12 to 76 repetitions). Four threads starting
+  // processes at once make that likely, so this test runs in the release and ASan
+  // builds only.
+  GTEST_SKIP() << "clang 14 TSan: fork() while other threads allocate can hang the child";
+#endif
   std::vector<mp::Process> procs;
   for (int i = 0; i < 8; ++i) procs.emplace_back(exit_with, i);
   std::vector<pyconc::threading::Thread> threads;
