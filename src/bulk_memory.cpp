@@ -5,32 +5,24 @@
 
 #include <cstdint>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define PYCONC_BULK_OFF 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define PYCONC_BULK_OFF 1
-#endif
-#endif
+#include "asan_build.hpp"
 
 namespace pyconc::detail {
 
 namespace {
 
-constexpr std::size_t kHuge = std::size_t{2} << 20;
-
 bool mapped(std::size_t bytes, std::size_t align) {
-#if defined(PYCONC_BULK_OFF)
+#if defined(PYCONC_ASAN_BUILD)
   (void)bytes;
   (void)align;
   return false;
 #else
-  return bytes >= kBulkMin && align <= kHuge;
+  return bytes >= kBulkMin && align <= kHugePage;
 #endif
 }
 
 // Whole huge pages: the mapping a buffer of `bytes` (at most half the address space) gets.
-std::size_t mapping_size(std::size_t bytes) { return (bytes + kHuge - 1) & ~(kHuge - 1); }
+std::size_t mapping_size(std::size_t bytes) { return (bytes + kHugePage - 1) & ~(kHugePage - 1); }
 
 }  // namespace
 
@@ -40,15 +32,18 @@ void* bulk_allocate(std::size_t bytes, std::size_t align) {
     return ::operator new(bytes);
   }
   if (bytes > SIZE_MAX / 2) throw std::bad_alloc();
-  std::size_t size = mapping_size(bytes);
+  return map_huge_pages(mapping_size(bytes));
+}
+
+void* map_huge_pages(std::size_t size) {
   // Map one huge page more than needed, then trim to a 2 MiB-aligned range.
-  void* raw = ::mmap(nullptr, size + kHuge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  void* raw = ::mmap(nullptr, size + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (raw == MAP_FAILED) throw std::bad_alloc();
   auto start = reinterpret_cast<std::uintptr_t>(raw);
-  std::uintptr_t aligned = (start + kHuge - 1) & ~(kHuge - 1);
+  std::uintptr_t aligned = (start + kHugePage - 1) & ~(kHugePage - 1);
   if (aligned > start) ::munmap(raw, aligned - start);
   std::uintptr_t end = aligned + size;
-  if (start + size + kHuge > end) ::munmap(reinterpret_cast<void*>(end), start + size + kHuge - end);
+  if (start + size + kHugePage > end) ::munmap(reinterpret_cast<void*>(end), start + size + kHugePage - end);
   ::madvise(reinterpret_cast<void*>(aligned), size, MADV_HUGEPAGE);  // a hint: fine if refused
   return reinterpret_cast<void*>(aligned);
 }
@@ -63,7 +58,7 @@ void bulk_deallocate(void* p, std::size_t bytes, std::size_t align) noexcept {
 }
 
 bool bulk_mapping_active() noexcept {
-#if defined(PYCONC_BULK_OFF)
+#if defined(PYCONC_ASAN_BUILD)
   return false;
 #else
   return true;

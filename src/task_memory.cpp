@@ -1,27 +1,20 @@
 // The small-object pool of future states (include/pyconc/detail/task_memory.hpp).
 #include "pyconc/detail/task_memory.hpp"
 
-#include <sys/mman.h>
-
 #include <cstdint>
 #include <new>
 #include <vector>
 
+#include "asan_build.hpp"
 #include "pyconc/detail/annotations.hpp"
+#include "pyconc/detail/bulk_memory.hpp"
 #include "pyconc/detail/lock_guard.hpp"
 #include "pyconc/threading/lock.hpp"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define PYCONC_POOL_OFF 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define PYCONC_POOL_OFF 1
-#endif
-#endif
 
 namespace pyconc::detail {
 
-#if defined(PYCONC_POOL_OFF)
+#if defined(PYCONC_ASAN_BUILD)
 
 void* small_allocate(std::size_t bytes) { return ::operator new(bytes); }
 void small_deallocate(void* p, std::size_t /*bytes*/) noexcept { ::operator delete(p); }
@@ -33,7 +26,7 @@ namespace {
 
 constexpr std::size_t kGrain = 64;  // size classes: 64, 128, ..., kMaxSmall bytes
 constexpr std::size_t kClasses = kMaxSmall / kGrain;
-constexpr std::size_t kChunk = std::size_t{2} << 20;  // one transparent huge page
+constexpr std::size_t kChunk = kHugePage;
 constexpr std::uint32_t kBatch = 128;                 // blocks moved to/from the global lists at once
 
 struct Block {
@@ -54,15 +47,7 @@ struct Global {
 
   // A fresh 2 MiB-aligned chunk, advised to be backed by a huge page.
   void new_chunk() PYCONC_REQUIRES(lock) {
-    void* raw = ::mmap(nullptr, 2 * kChunk, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (raw == MAP_FAILED) throw std::bad_alloc();
-    auto start = reinterpret_cast<std::uintptr_t>(raw);
-    std::uintptr_t aligned = (start + kChunk - 1) & ~(kChunk - 1);
-    if (aligned > start) ::munmap(raw, aligned - start);
-    std::uintptr_t tail = aligned + kChunk;
-    if (start + 2 * kChunk > tail) ::munmap(reinterpret_cast<void*>(tail), start + 2 * kChunk - tail);
-    ::madvise(reinterpret_cast<void*>(aligned), kChunk, MADV_HUGEPAGE);  // a hint: fine if refused
-    bump = reinterpret_cast<char*>(aligned);
+    bump = static_cast<char*>(map_huge_pages(kChunk));
     end = bump + kChunk;
   }
 
