@@ -43,7 +43,7 @@ fs::path own_directory() {
 }  // namespace
 
 int main() {
-  std::printf("pyconc demo: Python's threading in C++20, same names and semantics, no GIL\n\n");
+  std::printf("pyconc demo: Python's threading and multiprocessing in C++20, same names and semantics, no GIL\n\n");
   int failures = demo::run_seeds(own_directory());
   demo::CpuFigures cpu;
   bool agree = demo::primes_on_two_threads(cpu);

@@ -19,21 +19,27 @@ struct Seed {
   std::string python;  // what the Python original does
 };
 
+// The tutorials' order; the extras last.
 const std::vector<Seed> kSeeds = {
-    {"hello_threads", "", "threads say hello: Thread(target=hello), current_thread().name"},
-    {"lock_counter", "", "a shared counter: with lock: counter += 1"},
-    {"downloads", "", "three downloads at once: time.sleep stands for the network"},
-    {"five_workers", "", "five workers started in a loop, kept in a list, joined"},
-    {"producer_consumer", "", "producer and consumer over queue.Queue(maxsize=5)"},
-    {"fetch_urls", "", "ThreadPoolExecutor + as_completed fetching URLs (local server, libcurl)"},
-    {"cpu_bound_pool", "", "CPU-bound work with ThreadPoolExecutor.map over chunks"},
-    {"mp_hello", "", "hello from a multiprocessing.Process: Process(target=f, args=(\"bob\",))"},
-    {"mp_squares", "", "squares computed in a child Process, sent back through a multiprocessing.Queue"},
-    {"mp_factorials", "", "factorials in parallel Processes"},
-    {"mp_manager", "", "a Manager's dict and list, changed by a child Process: manager.dict(), manager.list(range(10))"},
+    {"thread_hello", "", "Thread(target=print_hello): hello 5 times from Thread-1"},
+    {"lock_counter", "", "10 Threads, each adds 1 to a counter inside `with lock:`"},
+    {"producer_consumer", "--quick", "producer and consumer over queue.Queue(maxsize=5); endless (here 20 items)"},
+    {"process_hello", "", "Process(target=print_hello): hello 5 times from Process-1"},
+    {"queue_squares", "", "5 Processes put (x, x*x) on one multiprocessing.Queue"},
+    {"queue_factorials", "", "4 Processes put (n, n!) on one multiprocessing.Queue"},
+    {"numbers", "--quick", "a Thread prints a number a second (here 10 ms)"},
+    {"downloads", "", "3 downloads of 2 s (time.sleep), a Thread each: 2 s in all, not 6"},
+    {"web_fetch", "", "a Thread per URL: requests.get(url).status_code (local server, libcurl)"},
+    {"process_squares", "", "a Process per number of range(5) prints its square"},
+    {"threads_vs_processes", "", "CPU-bound: serially, on N Threads, on N Processes (no GIL: both ~Nx)"},
+    {"five_workers", "", "5 worker Threads sleep 2 s each: 2 s in all, not 10"},
+    {"fetch_urls", "", "3 URLs, a Thread each, then \"All URLs fetched.\" (local server, libcurl)"},
+    {"lock_counter_2_threads", "", "2 Threads x 100,000 `with lock: counter += 1`"},
+    {"cpu_bound_pool", "", "extra: ThreadPoolExecutor.map over chunks of a prime count"},
+    {"mp_manager", "", "extra: a Manager's dict and list, changed by a child Process"},
 };
 
-constexpr auto kSeedTimeout = 20s;
+constexpr auto kSeedTimeout = 30s;
 
 }  // namespace
 
@@ -51,7 +57,8 @@ int run_seeds(const fs::path& dir) {
   for (const std::string& name : extra) seeds.push_back({name, "", "see its source for the Python original"});
 
   std::printf("== Python's classic concurrency programs, ported line by line ==\n");
-  std::printf("   (each program's source holds its Python original: examples/seeds/<name>.cpp)\n");
+  std::printf("   (each program's source holds its Python original: examples/seeds/<name>.cpp;\n");
+  std::printf("    asyncio.gather and the process pools arrive with pyconc's asyncio and process pools)\n");
   int failures = 0;
   int index = 0;
   for (const Seed& seed : seeds) {

@@ -11,7 +11,7 @@
 //     import os
 //     import time
 //
-//     def count_primes(lo, hi):             # trial division, as demo.cpp's
+//     def count_primes(lo, hi):             # trial division, as the demo's
 //         count = 0
 //         for k in range(max(lo, 2), hi):
 //             i = 2

@@ -1,46 +1,48 @@
-// five_workers — five worker threads, started one by one, then joined.
-//
-// Shows: keeping Thread handles in a list (a std::vector: Thread is movable, and
-// moving a started thread's handle does not disturb the thread), the automatic names
-// Thread-1 ... Thread-5, is_alive() after join(). The "worker" lines come in any
-// order, as in Python; the "joined" lines come in this order.
+// five_workers — five worker threads each work (sleep) 2 s: all done in ~2 s, not 10.
+// Concept: threads started in a loop, kept in a list, joined; the starts and finishes
+// come in any order. --quick: sleeps of 20 ms instead of 2 s.
 //
 // The Python original:
 //
 //     import threading
+//     import time
 //
-//     def worker(index):
-//         print(f"worker {index} runs in {threading.current_thread().name}")
+//     def worker(n):
+//         print(f"Worker {n} started")
+//         time.sleep(2)
+//         print(f"Worker {n} finished")
 //
 //     threads = []
 //     for i in range(5):
 //         t = threading.Thread(target=worker, args=(i,))
-//         t.start()
 //         threads.append(t)
+//         t.start()
 //     for t in threads:
 //         t.join()
-//         print(f"{t.name} joined, alive: {t.is_alive()}")
+//     print("All workers completed.")
 #include <pyconc/threading.hpp>
 
 #include <cstdio>
-#include <utility>
 #include <vector>
 
-namespace threading = pyconc::threading;
+#include "tutorial.hpp"
 
-void worker(int index) {
-  std::printf("worker %d runs in %s\n", index, threading::current_thread().name().c_str());
+namespace threading = pyconc::threading;
+using namespace seeds;  // time::sleep
+
+void worker(int n) {
+  std::printf("Worker %d started\n", n);
+  time::sleep(2);
+  std::printf("Worker %d finished\n", n);
 }
 
-int main() {
+int main(int argc, char** argv) {
+  read_quick_flag(argc, argv);
   std::vector<threading::Thread> threads;
   for (int i = 0; i < 5; ++i) {
-    threading::Thread t(worker, i);
-    t.start();
-    threads.push_back(std::move(t));  // a started handle moves freely
+    threads.emplace_back(worker, i);
+    threads.back().start();
   }
-  for (auto& t : threads) {
-    t.join();
-    std::printf("%s joined, alive: %s\n", t.name().c_str(), t.is_alive() ? "True" : "False");
-  }
+  for (auto& t : threads) t.join();
+  std::printf("All workers completed.\n");
 }

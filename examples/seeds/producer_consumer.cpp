@@ -1,85 +1,72 @@
-// producer_consumer — a producer and a consumer share a bounded queue.Queue(maxsize=5).
-// Shows: put() waiting while five items wait, get(), task_done() and join() (until every
-// item put was processed), and Python 3.13's shutdown(), after which the consumer's get()
-// raises queue::ShutDown once the queue is empty (before 3.13: a sentinel such as None).
-// Exits with 1 unless the consumer got 1..20 in order. Output order is fixed.
+// producer_consumer — a producer and a consumer share a queue.Queue(maxsize=5).
+// Concept: a bounded queue between threads: put() waits while five items wait, get()
+// waits while none does; each side sleeps a random time between items.
+// --quick: 20 items each and sleeps 100 times shorter; without it both loop forever.
 //
-// The Python original (3.13):
+// The Python original:
 //
 //     import queue
+//     import random
 //     import threading
+//     import time
 //
-//     N = 20
-//     q = queue.Queue(maxsize=5)
-//     got = []
+//     buffer = queue.Queue(maxsize=5)
 //
 //     def producer():
-//         for i in range(1, N + 1):
-//             q.put(i)                      # waits while the queue is full
-//         print(f"producer: put {N} items")
+//         while True:
+//             item = random.randint(1, 100)
+//             buffer.put(item)
+//             print("Produced", item)
+//             time.sleep(random.random())
 //
 //     def consumer():
 //         while True:
-//             try:
-//                 item = q.get()
-//             except queue.ShutDown:        # shut down and empty: no more work
-//                 return
-//             got.append(item)
-//             q.task_done()
+//             item = buffer.get()
+//             print("Consumed", item)
+//             time.sleep(random.random())
 //
-//     p = threading.Thread(target=producer)
-//     c = threading.Thread(target=consumer)
-//     p.start()
-//     c.start()
-//     p.join()                              # every item is in the queue ...
-//     q.join()                              # ... and every item was processed
-//     q.shutdown()
-//     c.join()
-//     print(f"consumer: got {len(got)} items, total {sum(got)}")
-//     assert got == list(range(1, N + 1))
+//     producer_thread = threading.Thread(target=producer)
+//     consumer_thread = threading.Thread(target=consumer)
+//     producer_thread.start()
+//     consumer_thread.start()
+//     producer_thread.join()
+//     consumer_thread.join()
 #include <pyconc/queue.hpp>
 #include <pyconc/threading.hpp>
 
 #include <cstdio>
-#include <numeric>
-#include <vector>
+
+#include "tutorial.hpp"
 
 namespace queue = pyconc::queue;
 namespace threading = pyconc::threading;
+using namespace seeds;  // time::sleep, random::randint, random::random
 
-constexpr int N = 20;
-queue::Queue<int> q(5);
-std::vector<int> got;  // the consumer's; main reads it after c.join()
+queue::Queue<int> buffer(5);
 
 void producer() {
-  for (int i = 1; i <= N; ++i) q.put(i);  // waits while the queue is full
-  std::printf("producer: put %d items\n", N);
-}
-
-void consumer() {
-  for (;;) {
-    int item;
-    try {
-      item = q.get();
-    } catch (const queue::ShutDown&) {  // shut down and empty: no more work
-      return;
-    }
-    got.push_back(item);
-    q.task_done();
+  for (int n = 0; !quick || n < 20; ++n) {  // while True:
+    int item = random::randint(1, 100);
+    buffer.put(item);
+    std::printf("Produced %d\n", item);
+    time::sleep(random::random());
   }
 }
 
-int main() {
-  threading::Thread p(producer);
-  threading::Thread c(consumer);
-  p.start();
-  c.start();
-  p.join();  // every item is in the queue ...
-  q.join();  // ... and every item was processed
-  q.shutdown();
-  c.join();
-  std::printf("consumer: got %zu items, total %d\n", got.size(), std::accumulate(got.begin(), got.end(), 0));
-  std::vector<int> expected(N);
-  std::iota(expected.begin(), expected.end(), 1);
-  return got == expected ? 0 : 1;  // assert
+void consumer() {
+  for (int n = 0; !quick || n < 20; ++n) {  // while True:
+    int item = buffer.get();
+    std::printf("Consumed %d\n", item);
+    time::sleep(random::random());
+  }
+}
+
+int main(int argc, char** argv) {
+  read_quick_flag(argc, argv);
+  threading::Thread producer_thread(producer);
+  threading::Thread consumer_thread(consumer);
+  producer_thread.start();
+  consumer_thread.start();
+  producer_thread.join();
+  consumer_thread.join();
 }
