@@ -1,6 +1,6 @@
 # pyconc — the two commands of README.md, and a few more.
 #
-#   make demo    install what is missing, build (release), run the ported Python programs
+#   make demo    install what is missing, build (demo preset), run the ported Python programs
 #   make test    install what is missing, build and run every test suite:
 #                g++ release, clang ThreadSanitizer, g++ ASan+UBSan, clang -Wthread-safety
 #   make bench   install what is missing, build (release), run every benchmark workload
@@ -35,10 +35,15 @@ endef
 deps:
 	$(call install_missing,$(DEPS_BUILD) $(DEPS_BENCH))
 
-demo: deps
-	cmake --preset release >/dev/null
-	cmake --build --preset release -j $(JOBS) --target pyconc_demo
-	./build/release/examples/pyconc_demo
+# What make demo needs: the library (cereal, OpenSSL), libcurl for the web examples,
+# python3 for the demo's optional comparison with Python.
+DEPS_DEMO := cmake ninja-build g++ libcereal-dev libssl-dev libcurl4-openssl-dev python3
+
+demo:
+	$(call install_missing,$(DEPS_DEMO))
+	cmake --preset demo >/dev/null
+	cmake --build --preset demo -j $(JOBS) --target pyconc_demo
+	./build/demo/examples/pyconc_demo
 
 bench: deps
 	cmake --preset release >/dev/null
