@@ -32,7 +32,7 @@ LAYERS = {
 }
 CORE = "threading"  # include/pyconc/detail/, errors.hpp, src/*.cpp, tests/*.hpp
 SCANNED = ("include/pyconc", "src", "tests")
-SKIPPED = ("tests/consumer/",)  # a program of a user: it may include everything
+SKIPPED = ("tests/consumer/", "tests/pkgconfig/")  # programs of a user: they may include everything
 SOURCE_SUFFIXES = (".hpp", ".h", ".cpp", ".cc", ".ipp")
 INCLUDE = re.compile(r'^\s*#\s*include\s*[<"]([^>"]+)[>"]')
 
