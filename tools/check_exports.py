@@ -9,8 +9,8 @@ c++filt) is a C++ name of namespace pyconc, or the typeinfo, vtable, guard varia
 thread-local wrapper or thunk of one (src/exports.map); no std::, cereal or C helper is
 exported. The symbols given with --require (demangled) must be exported by one of the
 libraries: the pyconc::detail functions that header-inline code calls.
-ctest runs it in a BUILD_SHARED_LIBS build as shared.exports (the target
-pyconc_check_exports runs it too).
+ctest runs it in a BUILD_SHARED_LIBS build as shared.exports; tools/test_package.sh on the
+libraries that go into the .deb.
 """
 import argparse
 import os
