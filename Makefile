@@ -2,7 +2,8 @@
 #
 #   make demo    install what is missing, build (demo preset), run the ported Python programs
 #   make test    install what is missing, build and run every test suite:
-#                g++ release, clang ThreadSanitizer, g++ ASan+UBSan, clang -Wthread-safety
+#                g++ release, clang ThreadSanitizer, g++ ASan+UBSan, clang -Wthread-safety,
+#                and the Debian package (built, installed, used, removed)
 #   make bench   install what is missing, build (release), run every benchmark workload
 #                for pyconc, Python and the C++ peers (QUICK=1: a short smoke run)
 #
@@ -11,14 +12,16 @@
 SHELL := /bin/bash
 JOBS ?= $(shell nproc)
 
-DEPS_BUILD := cmake ninja-build g++ clang libclang-rt-14-dev libgtest-dev python3 libcurl4-openssl-dev libcereal-dev libssl-dev
+# pkg-config: the pyconc.pc tests; dpkg-dev (dpkg-shlibdeps) and file: cpack's Depends.
+DEPS_BUILD := cmake ninja-build g++ clang libclang-rt-14-dev libgtest-dev python3 libcurl4-openssl-dev libcereal-dev libssl-dev \
+              pkg-config dpkg-dev file
 DEPS_BENCH := libbenchmark-dev libabsl-dev libtbb-dev libasio-dev libconcurrentqueue-dev python3-matplotlib wrk python3-uvloop
 # Python of the benchmarks: Debian's, which sees Debian's python3-matplotlib.
 PYTHON := /usr/bin/python3
 
 QUICK ?=
 
-.PHONY: all deps demo bench test test-release test-tsan test-asan test-thread-safety test-dev clean
+.PHONY: all deps demo bench test test-release test-tsan test-asan test-thread-safety test-package test-dev clean
 
 all: demo
 
@@ -50,8 +53,8 @@ bench: deps
 	cmake --build --preset release -j $(JOBS)
 	$(PYTHON) bench/run.py --bin build/release/bench $(if $(QUICK),--quick)
 
-test: deps test-release test-tsan test-asan test-thread-safety
-	@echo "make test: all suites passed (release, tsan, asan+ubsan, thread-safety)"
+test: deps test-release test-tsan test-asan test-thread-safety test-package
+	@echo "make test: all suites passed (release, tsan, asan+ubsan, thread-safety, package)"
 
 define run_suite
 	cmake --preset $(1) >/dev/null
@@ -77,6 +80,11 @@ test-thread-safety: deps
 	cmake --preset thread-safety >/dev/null
 	cmake --build --preset thread-safety -j $(JOBS)
 	ctest --test-dir build/thread-safety -R '^pickle\.fuzz_loads$$' --output-on-failure
+
+# The Debian package: a shared release build of the libraries, `cpack -G DEB`, installed
+# with apt-get, the find_package and pkg-config programs built and run against it, removed.
+test-package: deps
+	JOBS=$(JOBS) tools/test_package.sh
 
 clean:
 	rm -rf build

@@ -6,7 +6,7 @@
 //     ▼
 //   idle worker: poll the ring with backoff a while, then sleep until a put
 //
-// The ring (pyconc/detail/ring_store.hpp, unbounded) counts sleeping workers under its
+// The ring (pyconc/queue/detail/ring_store.hpp, unbounded) counts sleeping workers under its
 // put lock, which a submit holds anyway: a submit learns whether to wake somebody with
 // a plain read, and wakes at most one sleeper per sleep (pending wake-ups are counted).
 // A worker woken for a burst polls for ~80 µs before sleeping again, so a steady
@@ -21,7 +21,7 @@
 #include <utility>
 
 #include "pyconc/detail/futex.hpp"
-#include "pyconc/detail/ring_store.hpp"
+#include "pyconc/queue/detail/ring_store.hpp"
 
 namespace pyconc::futures::detail {
 

@@ -1,7 +1,7 @@
 // Tests for the memory of futures: the small-object pool that holds future states
-// (detail/task_memory.hpp): blocks are distinct, aligned and writable; memory freed on
+// (futures/detail/task_memory.hpp): blocks are distinct, aligned and writable; memory freed on
 // another thread, or after its allocating thread ended, is reused safely; large
-// requests fall through. The bulk memory of long lists (detail/bulk_memory.hpp) and
+// requests fall through. The bulk memory of long lists (futures/detail/bulk_memory.hpp) and
 // futures::FutureList over it.
 #include <gtest/gtest.h>
 
@@ -16,9 +16,9 @@
 #include <thread>
 #include <vector>
 
-#include <pyconc/detail/bulk_memory.hpp>
-#include <pyconc/detail/task_memory.hpp>
 #include <pyconc/futures.hpp>
+#include <pyconc/futures/detail/bulk_memory.hpp>
+#include <pyconc/futures/detail/task_memory.hpp>
 
 namespace detail = pyconc::detail;
 namespace futures = pyconc::futures;

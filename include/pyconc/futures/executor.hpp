@@ -13,9 +13,9 @@
 #include <variant>
 #include <vector>
 
-#include "pyconc/detail/task_memory.hpp"
 #include "pyconc/detail/unique_function.hpp"
 #include "pyconc/errors.hpp"
+#include "pyconc/futures/detail/task_memory.hpp"
 #include "pyconc/futures/future.hpp"
 #include "pyconc/threading/timeout.hpp"
 

@@ -12,10 +12,10 @@
 #include <vector>
 
 #include "pyconc/detail/annotations.hpp"
-#include "pyconc/detail/bulk_memory.hpp"
 #include "pyconc/detail/lock_guard.hpp"
-#include "pyconc/detail/task_memory.hpp"
 #include "pyconc/errors.hpp"
+#include "pyconc/futures/detail/bulk_memory.hpp"
+#include "pyconc/futures/detail/task_memory.hpp"
 #include "pyconc/threading/lock.hpp"
 #include "pyconc/threading/timeout.hpp"
 

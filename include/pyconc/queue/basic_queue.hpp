@@ -7,7 +7,7 @@
 //             │ empty: spin with backoff, then sleep until a put
 //   task_done ─► settled += 1 ─(settled == pushed)─► all_tasks_done.notify_all ─► join()
 //
-// The stores (detail/ring_store.hpp, detail/locked_store.hpp) decide the order and where
+// The stores (queue/detail/ring_store.hpp, queue/detail/locked_store.hpp) decide the order and where
 // the items live. The FIFO ring (bounded or not) counts its own sleepers under its
 // locks; the other stores use the event counts here, which cost one atomic instruction per call
 // while nobody sleeps.
@@ -22,10 +22,10 @@
 #include <type_traits>
 #include <utility>
 
-#include "pyconc/detail/eventcount.hpp"
-#include "pyconc/detail/locked_store.hpp"
-#include "pyconc/detail/ring_store.hpp"
 #include "pyconc/errors.hpp"
+#include "pyconc/queue/detail/eventcount.hpp"
+#include "pyconc/queue/detail/locked_store.hpp"
+#include "pyconc/queue/detail/ring_store.hpp"
 #include "pyconc/threading/timeout.hpp"
 
 namespace pyconc::detail {
@@ -312,7 +312,7 @@ class BasicQueue {
 
   const long long maxsize_;
   Store store_;
-  // The FIFO ring wakes its own sleepers (detail/ring_store.hpp: no atomic
+  // The FIFO ring wakes its own sleepers (queue/detail/ring_store.hpp: no atomic
   // read-modify-write per item); the other stores leave it to these event counts.
   SelfWakingRing* const ring_ = self_waking(store_);
   EventCount not_empty_;

@@ -21,7 +21,7 @@ inline constexpr std::size_t kHugePage = std::size_t{2} << 20;
 
 /// `size` bytes (a multiple of kHugePage) of fresh memory, kHugePage-aligned and advised
 /// to be backed by transparent huge pages; std::bad_alloc when there is none. Free with
-/// munmap. (Also the chunks of the small-object pool, detail/task_memory.hpp.)
+/// munmap. (Also the chunks of the small-object pool, futures/detail/task_memory.hpp.)
 void* map_huge_pages(std::size_t size);
 
 /// `bytes` of memory aligned to `align`; std::bad_alloc when there is none.

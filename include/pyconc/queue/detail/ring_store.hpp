@@ -40,7 +40,7 @@
 #include "pyconc/detail/annotations.hpp"
 #include "pyconc/detail/futex.hpp"
 #include "pyconc/detail/lock_guard.hpp"
-#include "pyconc/detail/spin_lock.hpp"
+#include "pyconc/queue/detail/spin_lock.hpp"
 
 namespace pyconc::detail {
 

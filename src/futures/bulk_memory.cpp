@@ -1,5 +1,5 @@
-// Long lists on huge pages (include/pyconc/detail/bulk_memory.hpp).
-#include "pyconc/detail/bulk_memory.hpp"
+// Long lists on huge pages (include/pyconc/futures/detail/bulk_memory.hpp).
+#include "pyconc/futures/detail/bulk_memory.hpp"
 
 #include <sys/mman.h>
 

@@ -1,5 +1,5 @@
-// The small-object pool of future states (include/pyconc/detail/task_memory.hpp).
-#include "pyconc/detail/task_memory.hpp"
+// The small-object pool of future states (include/pyconc/futures/detail/task_memory.hpp).
+#include "pyconc/futures/detail/task_memory.hpp"
 
 #include <cstdint>
 #include <new>
@@ -7,8 +7,8 @@
 
 #include "asan_build.hpp"
 #include "pyconc/detail/annotations.hpp"
-#include "pyconc/detail/bulk_memory.hpp"
 #include "pyconc/detail/lock_guard.hpp"
+#include "pyconc/futures/detail/bulk_memory.hpp"
 #include "pyconc/threading/lock.hpp"
 
 

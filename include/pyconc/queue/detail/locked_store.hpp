@@ -16,7 +16,7 @@
 
 #include "pyconc/detail/annotations.hpp"
 #include "pyconc/detail/lock_guard.hpp"
-#include "pyconc/detail/ring_store.hpp"
+#include "pyconc/queue/detail/ring_store.hpp"
 #include "pyconc/threading/lock.hpp"
 
 namespace pyconc::detail {

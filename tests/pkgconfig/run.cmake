@@ -1,0 +1,42 @@
+# ctest -P script: build tests/pkgconfig/main.cpp with nothing but
+# `pkg-config --cflags --libs pyconc`, and run it.
+#   PYCONC_BUILD_DIR  a build tree to install to WORK_DIR/prefix first (its pyconc.pc is
+#                     then found through PKG_CONFIG_PATH); empty: use the installed pyconc
+#                     (tools/test_package.sh, after installing the .deb)
+#   SOURCE            main.cpp;  WORK_DIR  scratch directory;  CXX_COMPILER  the compiler
+file(REMOVE_RECURSE ${WORK_DIR})
+file(MAKE_DIRECTORY ${WORK_DIR})
+function(run)
+  execute_process(COMMAND ${ARGV} RESULT_VARIABLE rc OUTPUT_VARIABLE out OUTPUT_STRIP_TRAILING_WHITESPACE)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "failed (${rc}): ${ARGV}\n${out}")
+  endif()
+  set(out "${out}" PARENT_SCOPE)
+endfunction()
+if(PYCONC_BUILD_DIR)
+  run(${CMAKE_COMMAND} --install ${PYCONC_BUILD_DIR} --prefix ${WORK_DIR}/prefix)
+  file(GLOB_RECURSE _pc ${WORK_DIR}/prefix/*/pyconc.pc)
+  if(NOT _pc)
+    message(FATAL_ERROR "pyconc.pc was not installed under ${WORK_DIR}/prefix")
+  endif()
+  get_filename_component(_pcdir ${_pc} DIRECTORY)
+  set(ENV{PKG_CONFIG_PATH} ${_pcdir})
+endif()
+find_program(PKG_CONFIG pkg-config REQUIRED)
+run(${PKG_CONFIG} --cflags --libs pyconc)
+set(flags "${out}")
+run(${PKG_CONFIG} --variable=libdir pyconc)
+set(libdir "${out}")
+message(STATUS "pkg-config --cflags --libs pyconc: ${flags}")
+separate_arguments(flags UNIX_COMMAND "${flags}")
+# In a scratch prefix, an rpath lets the program find shared libraries (it changes nothing
+# for static ones); an installed package is found by the loader as any library is.
+if(PYCONC_BUILD_DIR)
+  list(APPEND flags -Wl,-rpath,${libdir})
+endif()
+run(${CXX_COMPILER} ${SOURCE} -o ${WORK_DIR}/pkgconfig_consumer ${flags})
+run(${WORK_DIR}/pkgconfig_consumer)
+message(STATUS "${out}")
+if(NOT out MATCHES "pkg-config consumer sum=10 squares=14")
+  message(FATAL_ERROR "unexpected output: ${out}")
+endif()
