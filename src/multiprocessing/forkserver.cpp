@@ -369,7 +369,7 @@ void run_forkserver(int sock) {
       run_launched_child(std::move(rec), std::move(travelling), ack_w);
     }
     // Not reaped before the next waitpid() below: the pidfd names exactly this child.
-    int pidfd = pid > 0 ? static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)) : -1;
+    int pidfd = pid > 0 ? open_pidfd(pid) : -1;
     if (pid > 0 && pidfd < 0) ::kill(pid, SIGKILL);  // the client could not watch it
     ::close(ack_w);
     for (int fd : travelling) ::close(fd);
