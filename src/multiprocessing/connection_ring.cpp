@@ -70,10 +70,7 @@ void ConnectionState::publish_head(std::uint64_t head) noexcept {
 void ConnectionState::send_message(const std::byte* data, std::uint64_t size) {
   auto r = lock_or_closed(out->send_lock);
   if (r == ProcessMutex::Acquire::owner_died) out->broken.store(1);
-  struct Unlock {
-    ProcessMutex& m;
-    ~Unlock() { m.unlock(); }
-  } unlock{out->send_lock};
+  Unlock unlock{out->send_lock};
   if (out->broken.load()) throw BrokenPipeError("a process died while sending on this connection; the stream is lost");
   // Asking the kernel whether the peer lives costs a system call: on a busy pipe it is
   // asked at most once per kLivenessEvery (and whenever the sender must wait).

@@ -23,6 +23,12 @@ namespace pyconc::multiprocessing::connection::detail {
 using multiprocessing::detail::SharedSegment;
 using pyconc::detail::Deadline;
 
+/// Unlocks a direction's lock (held for one whole message) when the message is done.
+struct Unlock {
+  ProcessMutex& m;
+  ~Unlock() { m.unlock(); }
+};
+
 /// One end of a Pipe: its view of the segment (the direction it reads, the one it
 /// writes), its file descriptors, and the calls of this process using it.
 ///
@@ -84,10 +90,7 @@ struct ConnectionState {
   auto receive(Body body) {
     auto r = lock_or_closed(in->recv_lock);
     if (r == ProcessMutex::Acquire::owner_died) in->broken.store(1);
-    struct Unlock {
-      ProcessMutex& m;
-      ~Unlock() { m.unlock(); }
-    } unlock{in->recv_lock};
+    Unlock unlock{in->recv_lock};
     if (in->broken.load() && r == ProcessMutex::Acquire::owner_died)
       throw EOFError("a process died while receiving from this connection; the stream is lost");
     if (wait_readable(Deadline::never(), false) == Ready::eof) throw EOFError("the other end of the pipe is closed");
