@@ -277,6 +277,16 @@ void raise_launch_error(const AckResult& ack, std::optional<int> code, const std
   }
 }
 
+int reap_failed_launch(int pid, int pidfd) {
+  pollfd p{pidfd, POLLIN, 0};
+  if (::poll(&p, 1, 0) != 1) ::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  ::close(pidfd);
+  return decode_status(status);
+}
+
 int fork_exec_self(const std::vector<std::string>& extra_env, const std::vector<int>& keep_fds, int* pidfd_out) {
   // Everything the child needs is built before fork(): after it, only async-signal-safe calls.
   // The family's resource tracker socket goes along (its number in PYCONC_MP_TRACKER).
@@ -344,14 +354,7 @@ void launch_spawn(ProcessState& st) {
   AckResult result = wait_ack(ack[0], pidfd);
   ::close(ack[0]);
   if (result.kind != AckResult::ok) {
-    // Reap it: it ended (or will, being told nothing more).
-    pollfd p{pidfd, POLLIN, 0};
-    if (::poll(&p, 1, 0) != 1) ::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    ::close(pidfd);
-    raise_launch_error(result, decode_status(status), "spawn");
+    raise_launch_error(result, reap_failed_launch(pid, pidfd), "spawn");
   }
   st.pid = pid;
   st.pidfd = pidfd;
