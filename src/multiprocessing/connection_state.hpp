@@ -109,7 +109,8 @@ struct ConnectionState {
   Ready sleep_until_readable(const Deadline& deadline, bool mid_message);
   void publish_head(std::uint64_t head) noexcept;
   /// Takes a direction's lock, in slices so that close() of this end interrupts the
-  /// wait: another thread or process may hold it for a whole long message.
+  /// wait (docs/conventions.md, "Thread safety"): another thread or process may hold it
+  /// for a whole long message.
   ProcessMutex::Acquire lock_or_closed(ProcessMutex& m);
 };
 
