@@ -4,6 +4,9 @@
 
 namespace pyconc::futures::detail {
 
+bool waits_for_all(ReturnWhen return_when) noexcept { return return_when == ReturnWhen::ALL_COMPLETED; }
+bool waits_for_first(ReturnWhen return_when) noexcept { return return_when == ReturnWhen::FIRST_COMPLETED; }
+
 bool failed(const FutureCore& core) {
   return core.state() == FutureCore::kFinished && core.exception_or_cancelled() != nullptr;
 }

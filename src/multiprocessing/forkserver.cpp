@@ -169,14 +169,9 @@ void start_server(Client& c) PYCONC_REQUIRES(c.mutex) {
   ::close(sv[1]);
   AckResult hello = wait_ack(sv[0], pidfd);
   if (hello.kind != AckResult::ok) {
-    pollfd p{pidfd, POLLIN, 0};
-    if (::poll(&p, 1, 0) != 1) ::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    ::close(pidfd);
+    int code = reap_failed_launch(pid, pidfd);
     ::close(sv[0]);
-    raise_launch_error(hello, decode_status(status), "forkserver");
+    raise_launch_error(hello, code, "forkserver");
   }
   c.sock = sv[0];
   c.pid = pid;
@@ -369,7 +364,7 @@ void run_forkserver(int sock) {
       run_launched_child(std::move(rec), std::move(travelling), ack_w);
     }
     // Not reaped before the next waitpid() below: the pidfd names exactly this child.
-    int pidfd = pid > 0 ? static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)) : -1;
+    int pidfd = pid > 0 ? open_pidfd(pid) : -1;
     if (pid > 0 && pidfd < 0) ::kill(pid, SIGKILL);  // the client could not watch it
     ::close(ack_w);
     for (int fd : travelling) ::close(fd);

@@ -28,6 +28,7 @@
 #include <string_view>
 
 #include "pyconc/detail/lock_guard.hpp"
+#include "pyconc/multiprocessing/detail/connection_access.hpp"
 #include "pyconc/multiprocessing/detail/identity.hpp"
 #include "pyconc/multiprocessing/detail/reduction.hpp"
 #include "pyconc/threading/lock.hpp"

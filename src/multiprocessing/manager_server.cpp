@@ -1,6 +1,20 @@
 // A manager's server: a table of type-erased objects and one thread per client
 // connection (Server, which BaseManager::start() runs in the manager process).
 //
+//   client process                               manager process (Server)
+//   ──────────────                               ────────────────────────
+//   proxy.method(args) ─► ProxyState::call       serve_forever: Listener.accept()
+//     pickled Request{kind, id, op, args}          └ one thread per connection:
+//     └ Connection (from the manager's  ───────►     serve_connection ─► serve_requests
+//       pool, after Client() + authkey)                hello (pid) ─► ledger[pid]
+//                                                      recv Request ─► handle():
+//                                                        create / incref / decref / call
+//                                                        └ objects[id] (Entry: its lock,
+//                                                          the object, its destroy fn)
+//     Reply{ok, payload or pickled   ◄──────────────── send Reply (one per Request)
+//     exception} ─► result or raise
+//   the client's last connection closes ──────────► drop every reference of its pid
+//
 // References: the server counts, per object, the references each client *process*
 // holds (a ledger per pid, fed by create/incref/decref requests). When the last
 // connection of a process closes (it exited, or was killed), the server drops that

@@ -1,4 +1,5 @@
-// Internals shared by process.cpp, the start methods and the contexts.
+// Internals shared by the Process sources (process*.cpp), the start methods and the
+// contexts, grouped by the source that defines them.
 #pragma once
 
 #include <signal.h>
@@ -56,40 +57,59 @@ struct ProcessAccess {
   static void set_state(Process& p, std::shared_ptr<ProcessState> st) { p.state_ = std::move(st); }
 };
 
+// ---- the tables (process_tables.cpp) ----
+
+Process& current_alias();
+std::shared_ptr<ProcessState> current_state();
+std::shared_ptr<ProcessState> parent_state();
+/// Records a started child (and, the first time, the exit work that joins children).
+void add_child(const std::shared_ptr<ProcessState>& st);
+/// The children table lets go of a reaped child.
+void forget_child(int pid);
+std::vector<std::shared_ptr<ProcessState>> children_snapshot();
+std::string next_default_name(std::vector<int>& identity_out);
+/// In a child (fork, spawn, forkserver): fresh tables; this process is `name` with key
+/// `authkey`, its parent is `parent_pid` named `parent_name`.
+void install_child_tables(std::string name, bool daemon, std::vector<int> identity, std::vector<std::byte> authkey,
+                          int parent_pid, std::string parent_name);
+/// In a fork child: keeps what the parent's tables pointed at reachable (for
+/// LeakSanitizer) once the child has replaced it.
+void keep_reachable(void* p);
+
+// ---- the launcher thread (process_launcher.cpp) ----
+
+/// Runs `job` on this process's launcher thread and waits for it.
+void run_in_launcher(std::function<void()>& job);
+/// Forks from the launcher thread (stdio flushed first). The child dies with this
+/// process (PR_SET_PDEATHSIG), gets the caller's signal mask back and runs `in_child`,
+/// which must exec or exit. Returns the child's pid, its pidfd in *pidfd_out; OSError
+/// when fork or pidfd_open fails (the child is then killed and reaped).
+int fork_child(const std::function<void()>& in_child, int* pidfd_out);
+/// pidfd_open(pid): -1 with errno on failure.
+int open_pidfd(int pid) noexcept;
+/// In a child: the parent's launcher thread is not here; a new one starts on demand.
+void launcher_forget_in_child();
+
+// ---- reaping (process_reaping.cpp) ----
+
 /// Reaps the child when it has ended; its exit code, or nullopt while it runs.
 std::optional<int> poll_state(ProcessState& st);
 /// Waits until the child has ended or `deadline`; true when it has ended.
 bool wait_state(ProcessState& st, const pyconc::detail::Deadline& deadline);
 /// Sends `sig` unless the child was reaped already.
 void signal_state(ProcessState& st, int sig);
-
-Process& current_alias();
-std::shared_ptr<ProcessState> current_state();
-std::shared_ptr<ProcessState> parent_state();
-void add_child(const std::shared_ptr<ProcessState>& st);
-std::vector<std::shared_ptr<ProcessState>> children_snapshot();
 void reap_finished_children();
-std::string next_default_name(std::vector<int>& identity_out);
+/// The exit work of the process (Python's _exit_function): daemonic children are
+/// terminated, then every child is joined.
+void join_children_at_exit();
+int decode_status(int status);
 
-/// Runs `job` on this process's launcher thread and waits for it.
-void run_in_launcher(std::function<void()>& job);
-/// Launches `st` with its start method; sets pid and pidfd.
+// ---- launching, by start method ----
+
+/// Launches `st` with its start method; sets pid and pidfd (context.cpp).
 void launch(ProcessState& st);
-/// The fork start method.
+/// The start methods (process_fork.cpp, spawn.cpp, forkserver.cpp).
 void launch_fork(ProcessState& st);
-/// In a child: runs the Process's activity; its exit code (1 after an exception, which
-/// is reported to stderr).
-int child_run(ProcessState& st);
-/// An on_exit() handler for children: exit(n) becomes child_finish(n).
-void exit_in_child(int status, void*);
-/// In a child: the exit work (threads, children), flush, _exit(code).
-[[noreturn]] void child_finish(int code);
-
-/// In a child (fork, spawn, forkserver): fresh tables; this process is `name` with key
-/// `authkey`, its parent is `parent_pid` named `parent_name`.
-void install_child_tables(std::string name, bool daemon, std::vector<int> identity, std::vector<std::byte> authkey,
-                          int parent_pid, std::string parent_name);
-/// The fork+exec of /proc/self/exe, and the fork server.
 void launch_spawn(ProcessState& st);
 void launch_forkserver(ProcessState& st);
 /// In a spawned child whose main() did not call freeze_support(): report it to the
@@ -97,9 +117,18 @@ void launch_forkserver(ProcessState& st);
 void check_bootstrap();
 /// The wait status the fork server reported, decoded; nullopt when not there yet.
 std::optional<int> read_forkserver_status(ProcessState& st, bool block);
-int decode_status(int status);
 /// Reads /proc/self/cmdline.
 std::vector<std::string> own_argv();
+
+// ---- the child's life (process_child.cpp) ----
+
+/// In a child: runs the Process's activity; its exit code (1 after an exception, which
+/// is reported to stderr).
+int child_run(ProcessState& st);
+/// An on_exit() handler for children: exit(n) becomes child_finish(n).
+void exit_in_child(int status, void*);
+/// In a child: the exit work (threads, children), flush, _exit(code).
+[[noreturn]] void child_finish(int code);
 
 /// The start method a Process with `st` uses.
 std::string start_method_of(const ProcessState& st);

@@ -1,6 +1,13 @@
 // The engine of multiprocessing's queues: see include/pyconc/multiprocessing/detail/
 // queue_core.hpp for the layout, the framing and how a dead producer or consumer is
 // repaired.
+//
+//   put(item) ─► pickle ─► put_lock ─► chunks into the ring ─► commit tail ─► wake a getter
+//                          (room? else sleep on the futex word, in slices that
+//                           check the consumer side lives)
+//   get() ─► get_lock ─► wait for a chunk ─► copy it out ─► commit head ─► wake a putter
+//                        (sleep on the futex word, in slices that check the producer lives)
+//   a side's lock taken over from a dead holder ─► its redo record re-applied
 #include <algorithm>
 #include <cerrno>
 #include <bit>

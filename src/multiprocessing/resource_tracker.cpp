@@ -1,4 +1,7 @@
-// The family's resource tracker (see detail/resource_tracker.hpp for the picture).
+// The family's resource tracker (see detail/resource_tracker.hpp for the whole picture).
+//
+//   track(kind, name) ─► send(one datagram) ─► [SOCK_SEQPACKET pair] ─► tracker: read ─► table
+//   every send end closed (the family is gone) ─► EOF ─► unlink what is left ─► _exit
 //
 // Client side: one SOCK_SEQPACKET socketpair; the family holds the send end (inherited by
 // fork, passed to spawned children through PYCONC_MP_TRACKER), the tracker the other.

@@ -11,7 +11,6 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -278,6 +277,16 @@ void raise_launch_error(const AckResult& ack, std::optional<int> code, const std
   }
 }
 
+int reap_failed_launch(int pid, int pidfd) {
+  pollfd p{pidfd, POLLIN, 0};
+  if (::poll(&p, 1, 0) != 1) ::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  ::close(pidfd);
+  return decode_status(status);
+}
+
 int fork_exec_self(const std::vector<std::string>& extra_env, const std::vector<int>& keep_fds, int* pidfd_out) {
   // Everything the child needs is built before fork(): after it, only async-signal-safe calls.
   // The family's resource tracker socket goes along (its number in PYCONC_MP_TRACKER).
@@ -301,41 +310,17 @@ int fork_exec_self(const std::vector<std::string>& extra_env, const std::vector<
   std::vector<char*> envp;
   for (auto& v : env) envp.push_back(v.data());
   envp.push_back(nullptr);
-  int parent_pid = self_pid();
-  sigset_t caller_mask;
-  pthread_sigmask(SIG_SETMASK, nullptr, &caller_mask);
-
-  int pid = -1;
-  int err = 0;
-  std::function<void()> job = [&] {
-    std::fflush(nullptr);
-    pid = ::fork();
-    if (pid == 0) {
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (::getppid() != parent_pid) ::_exit(1);
-      pthread_sigmask(SIG_SETMASK, &caller_mask, nullptr);
-      // Only stdio and `keep` reach the new program.
-      if (::syscall(SYS_close_range, 3U, ~0U, 4U /* CLOSE_RANGE_CLOEXEC */) != 0) {
-        for (int fd = 3; fd < 65536; ++fd) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
-      }
-      for (int fd : keep) ::fcntl(fd, F_SETFD, 0);
-      ::execve("/proc/self/exe", argv.data(), envp.data());
-      ::_exit(127);
-    }
-    if (pid < 0) err = errno;
-  };
-  run_in_launcher(job);
-  if (pid < 0) raise_os_error(err, "fork");
-  int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-  if (fd < 0) {
-    err = errno;
-    ::kill(pid, SIGKILL);
-    int status;
-    ::waitpid(pid, &status, 0);
-    raise_os_error(err, "pidfd_open");
-  }
-  *pidfd_out = fd;
-  return pid;
+  return fork_child(
+      [&] {
+        // Only stdio and `keep` reach the new program.
+        if (::syscall(SYS_close_range, 3U, ~0U, 4U /* CLOSE_RANGE_CLOEXEC */) != 0) {
+          for (int fd = 3; fd < 65536; ++fd) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+        }
+        for (int fd : keep) ::fcntl(fd, F_SETFD, 0);
+        ::execve("/proc/self/exe", argv.data(), envp.data());
+        ::_exit(127);
+      },
+      pidfd_out);
 }
 
 void launch_spawn(ProcessState& st) {
@@ -369,14 +354,7 @@ void launch_spawn(ProcessState& st) {
   AckResult result = wait_ack(ack[0], pidfd);
   ::close(ack[0]);
   if (result.kind != AckResult::ok) {
-    // Reap it: it ended (or will, being told nothing more).
-    pollfd p{pidfd, POLLIN, 0};
-    if (::poll(&p, 1, 0) != 1) ::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    ::close(pidfd);
-    raise_launch_error(result, decode_status(status), "spawn");
+    raise_launch_error(result, reap_failed_launch(pid, pidfd), "spawn");
   }
   st.pid = pid;
   st.pidfd = pidfd;

@@ -49,6 +49,10 @@ AckResult wait_ack(int ack_fd, int pidfd);
 /// The ProcessError for a failed ack (`code`: the child's exit code, if known).
 [[noreturn]] void raise_launch_error(const AckResult& ack, std::optional<int> code, const std::string& method);
 
+/// A launched child whose ack failed: killed unless it has ended, reaped, its pidfd
+/// closed; its exit code. It ended (or will, being told nothing more).
+int reap_failed_launch(int pid, int pidfd);
+
 /// Fork (from the launcher thread) and exec /proc/self/exe with the same arguments and
 /// `extra_env`; the fds in `keep` stay open in the new program, all others are closed.
 /// Returns the pid (its pidfd in *pidfd_out).

@@ -2,11 +2,14 @@
 #pragma once
 
 #include <dirent.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <climits>
 #include <cstdlib>
+#include <fstream>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -62,10 +65,10 @@ inline std::string fd_target(int fd) {
 /// (the resource tracker's pipe, a fork server's socket) rather than a leak.
 bool allowed_fd(int fd);
 
-/// Runs `body` in a child made by plain fork(); returns its wait status. The child
-/// _exit()s with body's return value (or 99 when it threw).
+/// Forks a child (plain fork()) that runs `body` and _exit()s with its return value
+/// (99 when it threw); returns the child's pid.
 template <class F>
-int run_forked(F body) {
+pid_t fork_child(F body) {
   pid_t pid = ::fork();
   if (pid == 0) {
     int code = 99;
@@ -75,9 +78,55 @@ int run_forked(F body) {
     }
     ::_exit(code);
   }
+  return pid;
+}
+
+/// Waits for child `pid`; its wait status.
+inline int reap(pid_t pid) {
   int status = 0;
   ::waitpid(pid, &status, 0);
   return status;
 }
+
+/// Runs `body` in a child made by fork_child(); returns its wait status.
+template <class F>
+int run_forked(F body) {
+  return reap(fork_child(std::move(body)));
+}
+
+/// Whether a wait status says the child exited with code 0.
+inline bool exited_ok(int status) { return WIFEXITED(status) && WEXITSTATUS(status) == 0; }
+
+/// Kills and reaps a child if a test ends early (a failed ASSERT), so none is leaked.
+struct Reaper {
+  pid_t pid;
+  ~Reaper() {
+    if (::kill(pid, SIGKILL) == 0) ::waitpid(pid, nullptr, 0);
+  }
+};
+
+/// Whether the task at `proc_dir` ("/proc/<pid>" or "/proc/self/task/<tid>") sleeps in
+/// one of the system calls `numbers` (SYS_ppoll, SYS_futex...).
+inline bool asleep_in(const std::string& proc_dir, std::initializer_list<long> numbers) {
+  std::ifstream file(proc_dir + "/syscall");
+  long number = -1;
+  if (!(file >> number)) return false;
+  for (long n : numbers)
+    if (n == number) return true;
+  return false;
+}
+
+/// Whether kernel thread `tid` of this process sleeps in one of `numbers`.
+inline bool thread_asleep_in(long tid, std::initializer_list<long> numbers) {
+  return tid != 0 && asleep_in("/proc/self/task/" + std::to_string(tid), numbers);
+}
+
+/// Whether process `pid` (its main thread) sleeps in one of `numbers`.
+inline bool process_asleep_in(pid_t pid, std::initializer_list<long> numbers) {
+  return asleep_in("/proc/" + std::to_string(pid), numbers);
+}
+
+/// Whether /dev/shm/<name> exists.
+inline bool shm_exists(const std::string& name) { return ::access(("/dev/shm/" + name).c_str(), F_OK) == 0; }
 
 }  // namespace pyconc_test

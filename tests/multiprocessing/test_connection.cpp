@@ -1,9 +1,8 @@
-// multiprocessing.Pipe / Connection / connection.wait.
-#include <fcntl.h>
-#include <poll.h>
+// multiprocessing.Pipe and Connection: messages, closing, and peers that die (wait() and
+// fileno(): test_connection_wait.cpp; corrupt rings: test_connection_ring.cpp; pickling:
+// test_connection_export.cpp; as Process arguments: test_connection_process.cpp).
 #include <sys/syscall.h>
 #include <signal.h>
-#include <sys/eventfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -23,7 +22,6 @@
 
 #include "mp_support.hpp"
 #include "pyconc/multiprocessing/connection.hpp"
-#include "pyconc/multiprocessing/detail/reduction.hpp"
 #include "pyconc/multiprocessing/detail/shared_segment.hpp"
 #include "pyconc/threading/timeout.hpp"
 
@@ -31,6 +29,8 @@ namespace mp = pyconc::multiprocessing;
 using mp::Connection;
 using mp::Pipe;
 using namespace std::chrono_literals;
+using pyconc_test::fork_child;
+using pyconc_test::reap;
 
 // 1 GiB; 128 MiB under the sanitizers, which instrument every byte copied (the
 // streaming path is the same from the second ring-full on).
@@ -46,30 +46,8 @@ namespace {
 
 std::string str_of(const std::vector<std::byte>& v) { return std::string(reinterpret_cast<const char*>(v.data()), v.size()); }
 
-// Forks a child running `body` (its return value is the exit code); returns its pid.
-template <class F>
-pid_t spawn_child(F body) {
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    int code = 99;
-    try {
-      code = body();
-    } catch (...) {
-    }
-    ::_exit(code);
-  }
-  return pid;
-}
-
 // Whether kernel thread `tid` of this process sleeps in ppoll (a Connection waiting).
-bool asleep_in_ppoll(long tid) {
-  std::FILE* f = std::fopen(("/proc/self/task/" + std::to_string(tid) + "/syscall").c_str(), "r");
-  if (!f) return false;
-  long nr = -1;
-  int got = std::fscanf(f, "%ld", &nr);
-  std::fclose(f);
-  return got == 1 && nr == SYS_ppoll;
-}
+bool asleep_in_ppoll(long tid) { return pyconc_test::thread_asleep_in(tid, {SYS_ppoll}); }
 
 // The outgoing ring of end 0 of the only duplex Pipe of this family is full.
 bool ring_of_end0_full() {
@@ -81,12 +59,6 @@ bool ring_of_end0_full() {
   auto* head = reinterpret_cast<std::atomic<std::uint64_t>*>(base + 64 + 192);
   auto* tail = reinterpret_cast<std::atomic<std::uint64_t>*>(base + 64 + 192 + 64);
   return head->load() - tail->load() == (std::uint64_t{1} << 20);
-}
-
-int reap(pid_t pid) {
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return status;
 }
 
 }  // namespace
@@ -333,7 +305,7 @@ TEST(Pipe, CloseWakesACallerWaitingForTheReceiveLock) {
 TEST(Pipe, EchoChildAcrossFork) {
   Connection parent, child;
   std::tie(parent, child) = Pipe();
-  pid_t pid = spawn_child([c = child, p = parent]() mutable {
+  pid_t pid = fork_child([c = child, p = parent]() mutable {
     p.close();
     for (;;) {
       int v;
@@ -358,7 +330,7 @@ TEST(Pipe, EchoChildAcrossFork) {
 TEST(Pipe, EOFWhenPeerIsKilled) {
   Connection parent, child;
   std::tie(parent, child) = Pipe();
-  pid_t pid = spawn_child([c = child]() mutable {
+  pid_t pid = fork_child([c = child]() mutable {
     c.send(7);
     ::pause();
     return 0;
@@ -374,7 +346,7 @@ TEST(Pipe, EOFWhenPeerIsKilled) {
 TEST(Pipe, EOFWhenWriterIsKilledMidMessage) {
   Connection parent, child;
   std::tie(parent, child) = Pipe();
-  pid_t pid = spawn_child([c = child]() mutable {
+  pid_t pid = fork_child([c = child]() mutable {
     // 8 MiB: more than the ring; nobody reads until it is killed
     std::vector<std::byte> big(8 << 20, std::byte{1});
     c.send_bytes(big);
@@ -393,7 +365,7 @@ TEST(Pipe, EOFWhenWriterDiesMidMessageWhileItsEndStaysOpenElsewhere) {
   // up: the reader must notice that the sender holding the message is dead.
   Connection r, w;
   std::tie(r, w) = Pipe(false);
-  pid_t pid = spawn_child([w = w]() mutable {
+  pid_t pid = fork_child([w = w]() mutable {
     std::vector<std::byte> big(8 << 20, std::byte{1});
     w.send_bytes(big);
     return 0;
@@ -409,7 +381,7 @@ TEST(Pipe, EOFWhenWriterDiesMidMessageWhileItsEndStaysOpenElsewhere) {
 TEST(Pipe, BrokenPipeWhenReaderIsKilledMidMessage) {
   Connection parent, child;
   std::tie(parent, child) = Pipe();
-  pid_t pid = spawn_child([c = child]() mutable {
+  pid_t pid = fork_child([c = child]() mutable {
     c.send(1);  // ready
     ::pause();
     return 0;
@@ -461,7 +433,7 @@ TEST(Pipe, ConcurrentReceiversAcrossProcessesGetWholeMessages) {
   Connection resr, resw;
   std::tie(resr, resw) = Pipe(false);
   for (int k = 0; k < 2; ++k)
-    kids.push_back(spawn_child([b = b, w = resw]() mutable {
+    kids.push_back(fork_child([b = b, w = resw]() mutable {
       long sum = 0;
       for (;;) {
         auto m = b.recv_bytes();
@@ -498,7 +470,7 @@ TEST(Pipe, OneGiBIntact) {
   Connection r, w;
   std::tie(r, w) = Pipe(false);
   constexpr std::size_t kSize = kBig;
-  pid_t pid = spawn_child([w = w, r = r]() mutable {
+  pid_t pid = fork_child([w = w, r = r]() mutable {
     r.close();
     std::unique_ptr<std::byte[]> big(new std::byte[kSize]);  // not zeroed first
     for (std::size_t at = 0, i = 0; at < kSize; at += kBlock, ++i)
@@ -521,148 +493,4 @@ TEST(Pipe, OneGiBIntact) {
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 120s);
   int st = reap(pid);
   EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-}
-
-TEST(Wait, OverPipesAndFds) {
-  Connection a1, b1;
-  std::tie(a1, b1) = Pipe();
-  Connection a2, b2;
-  std::tie(a2, b2) = Pipe();
-  int efd = ::eventfd(0, EFD_CLOEXEC);
-  std::vector<mp::connection::Waitable> objs{b1, b2, efd};
-  EXPECT_TRUE(mp::connection::wait(objs, 0s).empty());
-  EXPECT_TRUE(mp::connection::wait(objs, -1s).empty());
-  auto t0 = std::chrono::steady_clock::now();
-  EXPECT_TRUE(mp::connection::wait(objs, 0.05s).empty());
-  EXPECT_GE(std::chrono::steady_clock::now() - t0, 45ms);
-  a2.send(5);
-  auto ready = mp::connection::wait(objs, 30s);
-  ASSERT_EQ(ready.size(), 1u);
-  EXPECT_TRUE(ready[0] == mp::connection::Waitable(b2));
-  EXPECT_EQ(b2.recv<int>(), 5);
-  std::uint64_t one = 1;
-  ASSERT_EQ(::write(efd, &one, 8), 8);
-  ready = mp::connection::wait(objs);
-  ASSERT_EQ(ready.size(), 1u);
-  EXPECT_EQ(ready[0].fd(), efd);
-  ::close(efd);
-  // a sender in another thread wakes a blocked wait
-  std::thread t([&] { a1.send(9); });
-  ready = mp::connection::wait({b1, b2});
-  t.join();
-  ASSERT_EQ(ready.size(), 1u);
-  EXPECT_EQ(*ready[0].connection(), b1);
-  EXPECT_EQ(b1.recv<int>(), 9);
-  // EOF is ready too
-  a2.close();
-  ready = mp::connection::wait({b1, b2}, 30s);
-  ASSERT_EQ(ready.size(), 1u);
-  EXPECT_EQ(*ready[0].connection(), b2);
-}
-
-TEST(Wait, ProcessSentinelPidfd) {
-  Connection a, b;
-  std::tie(a, b) = Pipe();
-  pid_t pid = spawn_child([] { return 0; });
-  int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-  ASSERT_GE(pidfd, 0);
-  auto ready = mp::connection::wait({b, pidfd}, 30s);
-  ASSERT_EQ(ready.size(), 1u);
-  EXPECT_EQ(ready[0].fd(), pidfd);
-  ::close(pidfd);
-  reap(pid);
-}
-
-TEST(Fileno, ReadableExactlyWhileDataWaits) {
-  Connection a, b;
-  std::tie(a, b) = Pipe();
-  int fd = b.fileno();
-  EXPECT_EQ(b.fileno(), fd);
-  auto readable = [](int f, int ms) {
-    pollfd p{f, POLLIN, 0};
-    return ::poll(&p, 1, ms) > 0;
-  };
-  EXPECT_FALSE(readable(fd, 0));
-  a.send(1);
-  EXPECT_TRUE(readable(fd, 10000));
-  a.send(2);
-  EXPECT_EQ(b.recv<int>(), 1);
-  EXPECT_TRUE(readable(fd, 0));  // one message left
-  EXPECT_EQ(b.recv<int>(), 2);
-  EXPECT_FALSE(readable(fd, 0));
-  a.close();
-  EXPECT_TRUE(readable(fd, 10000));  // EOF
-}
-
-TEST(Fileno, MessagesSentBeforeFilenoAreSignalled) {
-  Connection a, b;
-  std::tie(a, b) = Pipe();
-  a.send(1);
-  pollfd p{b.fileno(), POLLIN, 0};
-  EXPECT_EQ(::poll(&p, 1, 10000), 1);
-}
-
-TEST(Corrupt, BadLengthHeaderIsOSError) {
-  Connection r, w;
-  std::tie(r, w) = Pipe(false);
-  w.send_bytes(std::string("hello world"));
-  // Scribble over the length header: claims far more than was sent.
-  void* base = nullptr;
-  {
-    // Find the ring via /dev/shm: the only segment of this family.
-    auto names = pyconc_test::family_segments();
-    ASSERT_EQ(names.size(), 1u);
-    auto seg = pyconc::multiprocessing::detail::SharedSegment::open(names[0]);
-    base = seg->data();
-    auto* ring = static_cast<unsigned char*>(base) + 4096;
-    ring[3] = 0x7f;  // length = huge (< 2^46 limit? no: byte 3 -> 2^30 range)
-    try {
-      r.recv_bytes();
-      ADD_FAILURE() << "no exception";
-    } catch (const pyconc::OSError& e) {
-      EXPECT_EQ(e.errnum(), EBADMSG) << e.what();
-    }
-  }
-}
-
-TEST(Corrupt, LengthBeyondLimitAndCountersOutOfRange) {
-  Connection r, w;
-  std::tie(r, w) = Pipe(false);
-  w.send_bytes(std::string("x"));
-  auto names = pyconc_test::family_segments();
-  ASSERT_EQ(names.size(), 1u);
-  auto seg = pyconc::multiprocessing::detail::SharedSegment::open(names[0]);
-  auto* ring = static_cast<unsigned char*>(seg->data()) + 4096;
-  ring[7] = 0xff;  // length >= 2^56
-  EXPECT_THROW(r.recv_bytes(), pyconc::OSError);
-  // head far ahead of tail
-  auto* head = reinterpret_cast<std::atomic<std::uint64_t>*>(static_cast<char*>(seg->data()) + 64);
-  head->store(std::uint64_t{1} << 40);
-  EXPECT_THROW(r.recv_bytes(), pyconc::OSError);
-  EXPECT_THROW(w.send_bytes(std::string("y")), pyconc::OSError);
-}
-
-TEST(Reduction, TravelsOnlyAsProcessArgument) {
-  Connection a, b;
-  std::tie(a, b) = Pipe();
-  EXPECT_THROW(pyconc::pickle::dumps(b), pyconc::ValueError);
-  std::vector<std::byte> data;
-  std::vector<int> fds;
-  {
-    pyconc::multiprocessing::detail::FdExport scope;
-    data = pyconc::pickle::dumps(b);
-    for (int fd : scope.fds()) fds.push_back(::fcntl(fd, F_DUPFD_CLOEXEC, 0));  // the "child's" copies
-  }
-  Connection c;
-  {
-    pyconc::multiprocessing::detail::FdImport scope(fds);
-    c = pyconc::pickle::loads<Connection>(data);
-  }
-  b.close();  // c is another holder of the same end
-  a.send(11);
-  EXPECT_EQ(c.recv<int>(), 11);
-  c.send(12);
-  EXPECT_EQ(a.recv<int>(), 12);
-  c.close();
-  EXPECT_THROW(a.recv<int>(), pyconc::EOFError);
 }

@@ -29,11 +29,7 @@ using namespace std::chrono_literals;
 namespace {
 
 // Whether thread `tid` sleeps in poll/ppoll (where accept() waits).
-bool asleep_in_poll(long tid) {
-  std::ifstream file("/proc/self/task/" + std::to_string(tid) + "/syscall");
-  long number = -1;
-  return tid != 0 && (file >> number) && (number == SYS_poll || number == SYS_ppoll);
-}
+bool asleep_in_poll(long tid) { return pyconc_test::thread_asleep_in(tid, {SYS_poll, SYS_ppoll}); }
 
 // Calls listener.accept() in a thread, closes the listener once that thread sleeps in
 // poll(), and says whether accept() then ended in OSError, as a close must make it.

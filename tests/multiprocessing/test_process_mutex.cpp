@@ -30,11 +30,34 @@ struct Shared {
   ProcessMutex mutex;
   std::atomic<std::uint32_t> step{0};
   long counter = 0;
+
+  /// Sets `step` to `n` and wakes whoever waits for it, in any process.
+  void reach(std::uint32_t n) {
+    step.store(n);
+    pyconc::detail::futex_wake_all(step, true);
+  }
+  /// Waits until `step` is `n`.
+  void wait_for(std::uint32_t n) {
+    for (std::uint32_t v; (v = step.load()) != n;) pyconc::detail::futex_wait(step, v, Deadline::after(1s), true);
+  }
 };
 
 Shared* make_shared_state(std::shared_ptr<SharedSegment>& segment) {
   segment = SharedSegment::create(sizeof(Shared));
   return new (segment->data()) Shared;
+}
+
+/// Forks a child that takes the mutex and holds it until it is killed; returns once it
+/// holds it.
+pid_t fork_holder(Shared* s) {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    s->mutex.lock();
+    s->reach(1);
+    for (;;) ::pause();
+  }
+  s->wait_for(1);
+  return pid;
 }
 
 TEST(ProcessMutex, ExcludesAcrossProcesses) {
@@ -76,18 +99,16 @@ TEST(ProcessMutex, TimesOutWhileALiveProcessHoldsIt) {
   pid_t pid = ::fork();
   if (pid == 0) {
     s->mutex.lock();
-    s->step.store(1);
-    pyconc::detail::futex_wake_all(s->step, true);
-    while (s->step.load() != 2) pyconc::detail::futex_wait(s->step, 1, Deadline::after(1s), true);
+    s->reach(1);
+    s->wait_for(2);
     s->mutex.unlock();
     ::_exit(0);
   }
-  while (s->step.load() != 1) pyconc::detail::futex_wait(s->step, 0, Deadline::after(1s), true);
+  s->wait_for(1);
   auto start = std::chrono::steady_clock::now();
   EXPECT_EQ(s->mutex.lock(Deadline::after(0.2s)), ProcessMutex::Acquire::timeout);
   EXPECT_GE(std::chrono::steady_clock::now() - start, 0.19s);
-  s->step.store(2);
-  pyconc::detail::futex_wake_all(s->step, true);
+  s->reach(2);
   EXPECT_EQ(s->mutex.lock(Deadline::after(10s)), ProcessMutex::Acquire::ok);
   s->mutex.unlock();
   int status = 0;
@@ -97,14 +118,7 @@ TEST(ProcessMutex, TimesOutWhileALiveProcessHoldsIt) {
 TEST(ProcessMutex, AWaiterTakesOverFromAHolderKilledWithTheLock) {
   std::shared_ptr<SharedSegment> segment;
   Shared* s = make_shared_state(segment);
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    s->mutex.lock();
-    s->step.store(1);
-    pyconc::detail::futex_wake_all(s->step, true);
-    for (;;) ::pause();
-  }
-  while (s->step.load() != 1) pyconc::detail::futex_wait(s->step, 0, Deadline::after(1s), true);
+  pid_t pid = fork_holder(s);
   EXPECT_EQ(s->mutex.holder(), pid);
   ::kill(pid, SIGKILL);
   // Not reaped yet: the holder is a zombie, which must already count as dead.
@@ -123,14 +137,7 @@ TEST(ProcessMutex, ASleepingWaiterNoticesTheDeathOfTheHolder) {
   // comes, the liveness check must find it.
   std::shared_ptr<SharedSegment> segment;
   Shared* s = make_shared_state(segment);
-  pid_t holder = ::fork();
-  if (holder == 0) {
-    s->mutex.lock();
-    s->step.store(1);
-    pyconc::detail::futex_wake_all(s->step, true);
-    for (;;) ::pause();
-  }
-  while (s->step.load() != 1) pyconc::detail::futex_wait(s->step, 0, Deadline::after(1s), true);
+  pid_t holder = fork_holder(s);
   std::atomic<int> result{-1};
   std::thread waiter([&] { result = static_cast<int>(s->mutex.lock(Deadline::after(20s))); });
   ASSERT_TRUE(pyconc_test::eventually([&] { return (s->mutex.word.load() & ProcessMutex::kSleepers) != 0; }));

@@ -31,11 +31,11 @@ namespace mp = pyconc::multiprocessing;
 using pyconc::ValueError;
 using pyconc::queue::Empty;
 using pyconc::queue::Full;
+using pyconc_test::exited_ok;
+using pyconc_test::Reaper;
 using pyconc_test::run_forked;
 
 namespace {
-
-bool exited_ok(int status) { return WIFEXITED(status) && WEXITSTATUS(status) == 0; }
 
 // A few flags in shared memory, for "wait until the other process got there".
 struct Flags {
@@ -48,19 +48,7 @@ struct SharedFlags {
 };
 
 // Whether process `pid` (single-threaded) sleeps in a futex wait now.
-bool process_asleep_in_futex(pid_t pid) {
-  std::ifstream file("/proc/" + std::to_string(pid) + "/syscall");
-  long number = -1;
-  return (file >> number) && number == SYS_futex;
-}
-
-// Kills and reaps a child if a test ends early (a failed ASSERT), so none is leaked.
-struct Reaper {
-  pid_t pid;
-  ~Reaper() {
-    if (::kill(pid, SIGKILL) == 0) ::waitpid(pid, nullptr, 0);
-  }
-};
+bool process_asleep_in_futex(pid_t pid) { return pyconc_test::process_asleep_in(pid, {SYS_futex}); }
 
 double elapsed(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -29,7 +29,7 @@ namespace detail = pyconc::multiprocessing::detail;
 using pyconc_test::eventually;
 using namespace std::chrono_literals;
 
-bool exists(const std::string& name) { return ::access(("/dev/shm/" + name).c_str(), F_OK) == 0; }
+bool exists(const std::string& name) { return pyconc_test::shm_exists(name); }
 
 struct FamilyRun {
   int status = 0;

@@ -24,7 +24,7 @@ namespace shared_memory = pyconc::multiprocessing::shared_memory;
 using shared_memory::ShareableList;
 using shared_memory::SharedMemory;
 
-bool exists(const std::string& name) { return ::access(("/dev/shm/" + name).c_str(), F_OK) == 0; }
+bool exists(const std::string& name) { return pyconc_test::shm_exists(name); }
 
 std::string fresh_user_name() {
   return "pyconc-" + std::to_string(pyconc::multiprocessing::detail::family_pid()) + "-user" +

@@ -34,13 +34,10 @@ class BufferTooShort : public ProcessError {
 
 namespace connection {
 
-class Connection;
+class Waitable;
 namespace detail {
 struct ConnectionState;
-/// Removes the name of the connection's shared-memory segment (the mapping stays): a
-/// Listener does it once the client has attached, so nothing is left in /dev/shm even
-/// if a process is killed. Such a Connection then crosses only into fork children.
-void unlink_segment(const Connection& c);
+struct ConnectionAccess;
 }  // namespace detail
 
 /// One end of a Pipe (Python's multiprocessing.connection.Connection): sends and
@@ -180,11 +177,11 @@ class Connection {
     import_wire(w);
   }
 
-  /// Internal: the state (used by connection::wait).
-  const std::shared_ptr<detail::ConnectionState>& state() const noexcept { return state_; }
-  explicit Connection(std::shared_ptr<detail::ConnectionState> state) : state_(std::move(state)) {}
-
  private:
+  friend struct detail::ConnectionAccess;  // pyconc's own code: detail/connection_access.hpp
+  friend class Waitable;
+  explicit Connection(std::shared_ptr<detail::ConnectionState> state) noexcept : state_(std::move(state)) {}
+
   struct Wire {
     std::string segment;
     std::uint32_t role = 0;
@@ -216,7 +213,7 @@ class Waitable {
   Waitable(const T& obj) : fd_(obj.fileno()) {}  // NOLINT
 
   /// The Connection, or nullptr for an fd.
-  const Connection* connection() const noexcept { return connection_.state() ? &connection_ : nullptr; }
+  const Connection* connection() const noexcept { return connection_.state_ ? &connection_ : nullptr; }
   /// The fd (-1 for a Connection).
   int fd() const noexcept { return fd_; }
 
