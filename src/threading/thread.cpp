@@ -436,8 +436,10 @@ long get_native_id() noexcept { return gettid_now(); }
 
 std::size_t stack_size() { return registry().stack_size.load(); }
 
-std::size_t stack_size(std::size_t size) {
-  if (size != 0 && size < 32768) throw ValueError("size not valid: " + std::to_string(size) + " bytes");
+std::size_t stack_size(long long requested) {
+  if (requested < 0) throw ValueError("size must be 0 or a positive value");
+  if (requested != 0 && requested < 32768) throw ValueError("size not valid: " + std::to_string(requested) + " bytes");
+  auto size = static_cast<std::size_t>(requested);
   if (size != 0) {
     long page = sysconf(_SC_PAGESIZE);
     std::size_t p = page > 0 ? static_cast<std::size_t>(page) : 4096;

@@ -356,6 +356,11 @@ TEST(StackSize, SetGetAndValidate) {
   EXPECT_EQ(threading::stack_size(), 32768u * 8);
   EXPECT_THROW(threading::stack_size(32767), pyconc::ValueError);
   EXPECT_THROW(threading::stack_size(1), pyconc::ValueError);
+  // Python's stack_size(-1) is a ValueError; a size that wrapped to 2^64-1 would not be.
+  EXPECT_EQ(pyconc_test::message_of<pyconc::ValueError>([] { threading::stack_size(-1); }),
+            "size must be 0 or a positive value");
+  EXPECT_EQ(pyconc_test::message_of<pyconc::ValueError>([] { threading::stack_size(100); }),
+            "size not valid: 100 bytes");
   EXPECT_EQ(threading::stack_size(), 32768u * 8);  // unchanged by the failures
   EXPECT_EQ(threading::stack_size(32768 * 4), 32768u * 8);
   EXPECT_EQ(threading::stack_size(), 32768u * 4);

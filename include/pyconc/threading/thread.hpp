@@ -154,8 +154,9 @@ unsigned long get_ident() noexcept;
 long get_native_id() noexcept;
 /// The stack size for threads started from now on (0: the system default).
 std::size_t stack_size();
-/// Sets it; returns the previous one. 0 or at least 32 KiB, else ValueError.
-std::size_t stack_size(std::size_t size);
+/// Sets it; returns the previous one. 0 or at least 32 KiB, else ValueError (a negative
+/// size too, as Python's).
+std::size_t stack_size(long long size);
 
 /// What threading::excepthook receives (Python's ExceptHookArgs).
 struct ExceptHookArgs {
