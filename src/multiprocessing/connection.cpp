@@ -302,7 +302,8 @@ struct ConnectionState {
   }
 
   // Takes a direction's lock, in slices so that close() of this end interrupts the wait
-  // (SPEC rule 12): another thread or process may hold it for a whole long message.
+  // (docs/conventions.md, "Thread safety"): another thread or process may hold it for a
+  // whole long message.
   ProcessMutex::Acquire lock_or_closed(ProcessMutex& m) {
     if (m.try_lock()) return ProcessMutex::Acquire::ok;  // the usual case, no clock read
     for (;;) {
