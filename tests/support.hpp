@@ -11,6 +11,7 @@
 #include <functional>
 #include <string>
 #include <thread>
+#include <utility>
 
 namespace pyconc_test {
 
@@ -51,6 +52,19 @@ inline bool asleep_in_futex(long tid, const void* object = nullptr, std::size_t 
 /// Seconds since `start`.
 inline double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+/// The message of the exception of type E that `f` throws; "" when it throws none (any
+/// other exception escapes, and the test fails on it). For checking Python's message
+/// beside Python's exception type.
+template <class E, class F>
+std::string message_of(F&& f) {
+  try {
+    std::forward<F>(f)();
+  } catch (const E& e) {
+    return e.what();
+  }
+  return "";
 }
 
 /// A generous upper bound for "returned promptly" under sanitizers on a loaded 2-core box.

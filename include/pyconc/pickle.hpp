@@ -1,5 +1,6 @@
-// pyconc::pickle — what crosses a process boundary (SPEC rule 9): Python's pickle.dumps
-// and pickle.loads for C++ values, and the transport of exceptions (SPEC rule 5).
+// pyconc::pickle — what crosses a process boundary: Python's pickle.dumps and
+// pickle.loads for C++ values (docs/conventions.md, "Serialisation"), and the transport
+// of exceptions (docs/conventions.md, "Exceptions").
 //
 //     namespace pickle = pyconc::pickle;
 //     std::vector<std::byte> bytes = pickle::dumps(std::map<std::string, int>{{"a", 1}});

@@ -174,8 +174,8 @@ struct Unlock {
 
 }  // namespace
 
-// A wait condition that also ends when this handle is closed (SPEC rule 12: close()
-// interrupts the calls blocked on it).
+// A wait condition that also ends when this handle is closed (close() interrupts the
+// calls blocked on it: docs/conventions.md, "Thread safety").
 template <class Ready>
 auto QueueCore::or_closed(Ready ready) const {
   return [this, ready] { return closed_->load(std::memory_order_acquire) || ready(); };

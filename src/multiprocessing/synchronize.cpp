@@ -380,7 +380,7 @@ bool Condition::wait_until(const Deadline& deadline) {
   return notified;
 }
 
-void Condition::notify(std::size_t n) {
+void Condition::notify(long long n) {
   if (!lock_.is_owned()) throw RuntimeError("cannot notify on un-acquired lock");
   CState& s = *state_;
   lock_condition(s);
@@ -406,7 +406,7 @@ void Condition::notify(std::size_t n) {
   s.mutex.unlock();
 }
 
-void Condition::notify_all() { notify(static_cast<std::size_t>(-1)); }
+void Condition::notify_all() { notify(LLONG_MAX); }
 
 // ---- Barrier --------------------------------------------------------------------------
 
@@ -477,10 +477,10 @@ class InternalGuard {
 
 }  // namespace
 
-Barrier::Barrier(std::size_t parties, Action action, std::optional<Seconds> timeout) {
-  if (parties < 1) throw ValueError("parties must be >= 1");
-  if (parties > (1u << 20)) throw ValueError("parties must be <= 2**20");
-  state_ = detail::SharedObject<BState>::create(parties * sizeof(std::int32_t));
+Barrier::Barrier(long long parties, Action action, std::optional<Seconds> timeout) {
+  if (parties < 1) throw ValueError("parties must be > 0");
+  if (parties > (1 << 20)) throw ValueError("parties must be <= 2**20");
+  state_ = detail::SharedObject<BState>::create(static_cast<std::size_t>(parties) * sizeof(std::int32_t));
   BState& s = *state_;
   s.parties = static_cast<std::uint32_t>(parties);
   if (timeout) {

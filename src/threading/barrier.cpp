@@ -10,11 +10,18 @@
 #include "pyconc/errors.hpp"
 
 namespace pyconc::threading {
+namespace {
 
-Barrier::Barrier(std::size_t parties, std::function<void()> action, std::optional<Seconds> timeout)
-    : parties_(parties), action_(std::move(action)), timeout_(timeout) {
-  if (parties < 1) throw ValueError("parties must be >= 1");
+// Python's check: a count below one (a negative int included) is a ValueError.
+std::size_t checked_parties(long long parties) {
+  if (parties < 1) throw ValueError("parties must be > 0");
+  return static_cast<std::size_t>(parties);
 }
+
+}  // namespace
+
+Barrier::Barrier(long long parties, std::function<void()> action, std::optional<Seconds> timeout)
+    : parties_(checked_parties(parties)), action_(std::move(action)), timeout_(timeout) {}
 
 std::size_t Barrier::wait() { return wait_for(timeout_); }
 

@@ -2,6 +2,8 @@
 
 #include "pyconc/errors.hpp"
 
+#include <limits>
+
 namespace pyconc::threading {
 
 const Condition::Ops Condition::lock_ops = {
@@ -87,7 +89,7 @@ void Condition::unlink(Waiter* w) noexcept {
   w->linked = false;
 }
 
-void Condition::notify(std::size_t n) {
+void Condition::notify(long long n) {
   if (!ops_->is_owned(lock_)) throw RuntimeError("cannot notify on un-acquired lock");
   while (head_ && n > 0) {
     Waiter* w = head_;
@@ -99,6 +101,6 @@ void Condition::notify(std::size_t n) {
   }
 }
 
-void Condition::notify_all() { notify(static_cast<std::size_t>(-1)); }
+void Condition::notify_all() { notify(std::numeric_limits<long long>::max()); }
 
 }  // namespace pyconc::threading

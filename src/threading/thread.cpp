@@ -77,7 +77,10 @@ struct Registry {
   std::atomic<std::uint64_t> dummy_counter{0};
   std::atomic<std::size_t> stack_size{0};
   Lock hook_mutex;
-  ExceptHook::Function hook PYCONC_GUARDED_BY(hook_mutex) = default_excepthook;
+  // The installed excepthook. Replaced by swapping the pointer, so a hook is never
+  // destroyed under the lock, and a saved copy (ExceptHook's copy) shares it.
+  std::shared_ptr<const ExceptHook::Function> hook PYCONC_GUARDED_BY(hook_mutex) =
+      std::make_shared<const ExceptHook::Function>(default_excepthook);
   std::map<std::uint64_t, std::function<void()>> exit_hooks PYCONC_GUARDED_BY(hook_mutex);
   std::uint64_t next_exit_hook PYCONC_GUARDED_BY(hook_mutex) = 0;
 
@@ -436,8 +439,10 @@ long get_native_id() noexcept { return gettid_now(); }
 
 std::size_t stack_size() { return registry().stack_size.load(); }
 
-std::size_t stack_size(std::size_t size) {
-  if (size != 0 && size < 32768) throw ValueError("size not valid: " + std::to_string(size) + " bytes");
+std::size_t stack_size(long long requested) {
+  if (requested < 0) throw ValueError("size must be 0 or a positive value");
+  if (requested != 0 && requested < 32768) throw ValueError("size not valid: " + std::to_string(requested) + " bytes");
+  auto size = static_cast<std::size_t>(requested);
   if (size != 0) {
     long page = sysconf(_SC_PAGESIZE);
     std::size_t p = page > 0 ? static_cast<std::size_t>(page) : 4096;
@@ -475,6 +480,13 @@ void pyconc::detail::threading_after_fork_in_child() {
     fresh->thread_counter = old->thread_counter.load();
     fresh->dummy_counter = old->dummy_counter.load();
     fresh->stack_size = old->stack_size.load();
+    // The installed excepthook stays, as in Python's child; unless a thread that does
+    // not exist here held its lock at fork() (then the default is installed).
+    if (old->hook_mutex.acquire(false)) {
+      detail::LockGuard guard(fresh->hook_mutex);
+      fresh->hook = old->hook;
+      old->hook_mutex.release();
+    }
   }
   g_registry = fresh;
   (void)registry();  // the lazy initialisers must not overwrite what is set here
@@ -503,23 +515,57 @@ namespace pyconc::threading {
 
 // ---- excepthook -------------------------------------------------------------------------
 
-ExceptHook excepthook;
+// Constant-initialised: a static initialiser of another file may use it.
+constinit ExceptHook excepthook{pyconc::detail::InstalledExceptHook{}};
+
+namespace {
+
+std::shared_ptr<const ExceptHook::Function> make_hook(ExceptHook::Function hook) {
+  if (!hook) hook = default_excepthook;
+  return std::make_shared<const ExceptHook::Function>(std::move(hook));
+}
+
+}  // namespace
+
+ExceptHook::ExceptHook() : saved_(make_hook(nullptr)) {}
+
+ExceptHook::ExceptHook(Function hook) : saved_(make_hook(std::move(hook))) {}
+
+ExceptHook::ExceptHook(const ExceptHook& other) : saved_(other.current()) {}
+
+ExceptHook& ExceptHook::operator=(const ExceptHook& other) {
+  std::shared_ptr<const Function> hook = other.current();
+  if (saved_) saved_ = std::move(hook);
+  else install(std::move(hook));
+  return *this;
+}
 
 ExceptHook& ExceptHook::operator=(Function hook) {
-  Registry& reg = registry();
-  detail::LockGuard guard(reg.hook_mutex);
-  reg.hook = hook ? std::move(hook) : Function(default_excepthook);
+  std::shared_ptr<const Function> made = make_hook(std::move(hook));
+  if (saved_) saved_ = std::move(made);
+  else install(std::move(made));
   return *this;
 }
 
 void ExceptHook::operator()(const ExceptHookArgs& args) const {
+  std::shared_ptr<const Function> hook = current();
+  (*hook)(args);
+}
+
+std::shared_ptr<const ExceptHook::Function> ExceptHook::current() const {
+  if (saved_) return saved_;
   Registry& reg = registry();
-  Function hook;
+  detail::LockGuard guard(reg.hook_mutex);
+  return reg.hook;
+}
+
+void ExceptHook::install(std::shared_ptr<const Function> hook) {
+  Registry& reg = registry();
   {
     detail::LockGuard guard(reg.hook_mutex);
-    hook = reg.hook;
+    reg.hook.swap(hook);
   }
-  hook(args);
+  // `hook` now holds the replaced one, released here, outside the lock.
 }
 
 void default_excepthook(const ExceptHookArgs& args) {

@@ -14,7 +14,8 @@
 // The suite uses only the Executor interface (submit, map, shutdown, the destructor)
 // and Future. Every call it submits is a plain function (a function pointer, possibly
 // a template instance) with copyable arguments, so that an executor whose workers live
-// in other processes or on other ranks can run it too (SPEC rule 8).
+// in other processes or on other ranks can run it too (docs/conventions.md, "Callables
+// across processes").
 //
 // Gate: a one-shot flag shared by the test and the calls it submits, cheap to copy and
 // transferable as a call argument; the calls use it to tell the test they started, and

@@ -86,6 +86,8 @@ TEST(ThreadPoolExecutor, MaxWorkersMustBePositive) {
   EXPECT_THROW(futures::ThreadPoolExecutor(0), pyconc::ValueError);
   EXPECT_THROW(futures::ThreadPoolExecutor(-1), pyconc::ValueError);
   EXPECT_THROW(futures::ThreadPoolExecutor(INT_MIN), pyconc::ValueError);
+  EXPECT_EQ(pyconc_test::message_of<pyconc::ValueError>([] { futures::ThreadPoolExecutor ex(-1); }),
+            "max_workers must be greater than 0");
   futures::ThreadPoolExecutor one(1);
   EXPECT_EQ(one.max_workers(), 1);
   futures::ThreadPoolExecutor many(100);

@@ -277,7 +277,7 @@ TEST(Pipe, CloseWakesABlockedRecvInThisProcess) {
 
 TEST(Pipe, CloseWakesACallerWaitingForTheReceiveLock) {
   // One thread receives (and holds the receive lock while it waits for data), a second
-  // waits for that lock: close() must interrupt both (SPEC rule 12).
+  // waits for that lock: close() must interrupt both (docs/conventions.md, "Thread safety").
   Connection a, b;
   std::tie(a, b) = Pipe();
   std::atomic<int> closed_errors{0};

@@ -269,7 +269,8 @@ TEST(MpSimpleQueue, Calls) {
 }
 
 TEST(MpQueue, CloseWakesCallersBlockedInGetAndPut) {
-  // SPEC rule 12: close() interrupts what is blocked on the handle in this process.
+  // close() interrupts what is blocked on the handle in this process
+  // (docs/conventions.md, "Thread safety").
   mp::Queue<int> empty;
   mp::Queue<int> full(1);
   full.put(0);

@@ -127,6 +127,18 @@ TEST(MpArray, FromSizeAndFromValues) {
   EXPECT_TRUE(empty.list().empty());
 }
 
+TEST(MpArray, ANegativeSizeIsValueError) {
+  // As Python's Array('i', -1) (ctypes refuses a negative length); never a wrapped size.
+  EXPECT_EQ(pyconc_test::message_of<pyconc::ValueError>([] { mp::Array<int> a(-1); }),
+            "Array length must be >= 0, not -1");
+  EXPECT_EQ(pyconc_test::message_of<pyconc::ValueError>([] { mp::Array<int> a(-3, false); }),
+            "Array length must be >= 0, not -3");
+  EXPECT_EQ(pyconc_test::message_of<pyconc::ValueError>([] { mp::RawArray<double> a(-1); }),
+            "Array length must be >= 0, not -1");
+  long long n = -2;
+  EXPECT_THROW((void)mp::get_context("fork").Array<int>(n), pyconc::ValueError);
+}
+
 TEST(MpArray, ASizeBeyondMemoryIsOverflowError) {
   // As Python's Array(c_double, huge) raises OverflowError; never a wrapped-around size.
   std::size_t huge = std::numeric_limits<std::size_t>::max() / sizeof(double) + 2;

@@ -333,6 +333,9 @@ TEST(MpSemaphore, CountsAndGetValue) {
 
 TEST(MpSemaphore, BadValues) {
   EXPECT_THROW(mp::Semaphore(-1), pyconc::ValueError);
+  EXPECT_THROW(mp::BoundedSemaphore(-1), pyconc::ValueError);
+  EXPECT_EQ(pyconc_test::message_of<pyconc::ValueError>([] { mp::Semaphore s(-5); }),
+            "semaphore initial value must be >= 0");
   EXPECT_THROW(mp::Semaphore(mp::Semaphore::kSemValueMax + 1), pyconc::OverflowError);
   mp::Semaphore full(mp::Semaphore::kSemValueMax);
   EXPECT_THROW(full.release(), pyconc::OverflowError);

@@ -110,6 +110,8 @@ TEST(MpCondition, NotifyNWakesExactlyNWaitersOldestFirst) {
   }
   {
     std::scoped_lock with(cv);
+    cv.notify(0);
+    cv.notify(-1);  // Python: a negative n wakes nobody (never "all")
     cv.notify(2);
   }
   ASSERT_TRUE(pyconc_test::eventually([&] {
@@ -255,7 +257,13 @@ TEST(MpBarrier, ThreadsPassTogetherWithDistinctIndices) {
   EXPECT_FALSE(barrier.broken());
 }
 
-TEST(MpBarrier, BadParties) { EXPECT_THROW(mp::Barrier(0), pyconc::ValueError); }
+TEST(MpBarrier, BadParties) {
+  EXPECT_THROW(mp::Barrier(0), pyconc::ValueError);
+  // Python's Barrier(-1) raises ValueError; a count that wrapped would be 2^64-1 parties.
+  EXPECT_EQ(pyconc_test::message_of<pyconc::ValueError>([] { mp::Barrier b(-1); }), "parties must be > 0");
+  EXPECT_EQ(pyconc_test::message_of<pyconc::ValueError>([] { mp::Barrier b(-1, nullptr, 1s); }), "parties must be > 0");
+  EXPECT_THROW(mp::Barrier((1 << 20) + 1), pyconc::ValueError);
+}
 
 TEST(MpBarrier, ATimeoutBreaksIt) {
   mp::Barrier barrier(2);

@@ -1,4 +1,5 @@
-// pyconc::pickle: round trips of the types SPEC rule 9 lists, and clear errors.
+// pyconc::pickle: round trips of the types that docs/conventions.md, "Serialisation"
+// lists, and clear errors.
 #include <gtest/gtest.h>
 
 #include <map>

@@ -1,5 +1,5 @@
-// pyconc::pickle's allocation budget (SPEC rule 9): a payload may make loads allocate at
-// most 1 MiB + 64 × its size. Hostile payloads of elements big in memory and small on
+// pyconc::pickle's allocation budget (docs/conventions.md, "Serialisation"): a payload
+// may make loads allocate at most 1 MiB + 64 × its size. Hostile payloads of elements big in memory and small on
 // the wire (a nullopt of a 4 KiB array is one byte) raise ValueError; the bytes live in
 // this program never rise by more than the budget while they are decoded.
 #include <gtest/gtest.h>

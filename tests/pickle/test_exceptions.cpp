@@ -1,5 +1,6 @@
-// pyconc::pickle's exception transport (SPEC rule 5): pyconc's exceptions, the standard
-// ones and registered user types come back as themselves; anything else as RemoteError.
+// pyconc::pickle's exception transport (docs/conventions.md, "Exceptions"): pyconc's
+// exceptions, the standard ones and registered user types come back as themselves;
+// anything else as RemoteError.
 #include <gtest/gtest.h>
 
 #include <atomic>

@@ -1,5 +1,5 @@
-// pyconc::pickle: round trips of every type SPEC rule 9 lists, user types, the
-// zero-overhead path, and the size of what is written.
+// pyconc::pickle: round trips of every type that docs/conventions.md, "Serialisation"
+// lists, user types, the zero-overhead path, and the size of what is written.
 #include <gtest/gtest.h>
 
 #include <array>

@@ -95,6 +95,19 @@ TEST(Barrier, PartiesBelowOneIsValueError) {
   EXPECT_THROW(threading::Barrier(0, [] {}, 1s), pyconc::ValueError);
 }
 
+TEST(Barrier, NegativePartiesIsValueErrorNotAHugeBarrier) {
+  // Python's Barrier(-1) raises ValueError; a count that wrapped to 2^64-1 would make a
+  // barrier that never trips.
+  EXPECT_EQ(pyconc_test::message_of<pyconc::ValueError>([] { threading::Barrier b(-1); }), "parties must be > 0");
+  EXPECT_EQ(pyconc_test::message_of<pyconc::ValueError>([] { threading::Barrier b(0); }), "parties must be > 0");
+  int parties = -5;
+  EXPECT_THROW(threading::Barrier(parties, [] {}, 1s), pyconc::ValueError);
+  // Counts of every integer type are accepted as Python's int is.
+  std::size_t n = 2;
+  threading::Barrier from_size(n);
+  EXPECT_EQ(from_size.parties(), 2u);
+}
+
 TEST(Barrier, Accessors) {
   threading::Barrier barrier(3);
   EXPECT_EQ(barrier.parties(), 3u);

@@ -282,6 +282,8 @@ TYPED_TEST(ConditionTest, NotifyZeroWakesNobody) {
   });
   bool queued = eventually([&] { return under(cv, [&] { return waiting; }); });
   under(cv, [&] { cv.notify(0); });
+  under(cv, [&] { cv.notify(-1); });  // Python: a negative n wakes nobody (never "all")
+  under(cv, [&] { cv.notify(-100); });
   std::this_thread::sleep_for(30ms);
   int early = result.load();
   under(cv, [&] { cv.notify(); });

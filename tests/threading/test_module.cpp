@@ -356,6 +356,11 @@ TEST(StackSize, SetGetAndValidate) {
   EXPECT_EQ(threading::stack_size(), 32768u * 8);
   EXPECT_THROW(threading::stack_size(32767), pyconc::ValueError);
   EXPECT_THROW(threading::stack_size(1), pyconc::ValueError);
+  // Python's stack_size(-1) is a ValueError; a size that wrapped to 2^64-1 would not be.
+  EXPECT_EQ(pyconc_test::message_of<pyconc::ValueError>([] { threading::stack_size(-1); }),
+            "size must be 0 or a positive value");
+  EXPECT_EQ(pyconc_test::message_of<pyconc::ValueError>([] { threading::stack_size(100); }),
+            "size not valid: 100 bytes");
   EXPECT_EQ(threading::stack_size(), 32768u * 8);  // unchanged by the failures
   EXPECT_EQ(threading::stack_size(32768 * 4), 32768u * 8);
   EXPECT_EQ(threading::stack_size(), 32768u * 4);
@@ -397,7 +402,11 @@ TEST(TimeoutMax, IsLargeAndWaitsWork) {
 
 class Excepthook : public ::testing::Test {
  protected:
-  void TearDown() override { threading::excepthook = threading::default_excepthook; }
+  void SetUp() override { threading::excepthook = threading::default_excepthook; }
+  void TearDown() override { threading::excepthook = saved_; }  // Python's idiom
+
+ private:
+  threading::ExceptHook saved_ = threading::excepthook;
 };
 
 pyconc::ValueError make_value_error(const std::string& message) { return pyconc::ValueError(message); }
@@ -497,6 +506,145 @@ TEST_F(Excepthook, ReplacingWhileThreadsFailIsSafe) {
   threading::excepthook = [&](const threading::ExceptHookArgs&) { ++second; };
   for (auto& t : threads) t.join();
   EXPECT_EQ(first.load() + second.load(), kThreads);
+}
+
+// Python's own tests save and restore the hook: old = threading.excepthook; ...;
+// threading.excepthook = old.
+
+void fail_in_a_thread(const char* message) {
+  threading::Thread t([message] { throw pyconc::ValueError(message); });
+  t.start();
+  t.join();
+}
+
+threading::ExceptHookArgs direct_args() {
+  return {std::make_exception_ptr(make_value_error("direct")), "ValueError", &threading::main_thread()};
+}
+
+TEST_F(Excepthook, SaveReplaceRestoreAsInPython) {
+  std::atomic<int> a{0}, b{0};
+  threading::excepthook = [&](const threading::ExceptHookArgs&) { ++a; };
+  auto old = threading::excepthook;  // Python: old = threading.excepthook
+  threading::excepthook = [&](const threading::ExceptHookArgs&) { ++b; };
+  fail_in_a_thread("while replaced");
+  EXPECT_EQ(a.load(), 0);
+  EXPECT_EQ(b.load(), 1);
+  threading::excepthook = old;  // Python: threading.excepthook = old
+  fail_in_a_thread("after restore");
+  EXPECT_EQ(a.load(), 1);
+  EXPECT_EQ(b.load(), 1);
+  threading::excepthook(direct_args());
+  EXPECT_EQ(a.load(), 2);
+  EXPECT_EQ(b.load(), 1);
+}
+
+TEST_F(Excepthook, ASavedHookIsTheHookOfThatMoment) {
+  std::atomic<int> a{0}, b{0};
+  threading::excepthook = [&](const threading::ExceptHookArgs&) { ++a; };
+  auto old = threading::excepthook;
+  threading::ExceptHook::Function as_function = threading::excepthook;
+  threading::excepthook = [&](const threading::ExceptHookArgs&) { ++b; };
+  old(direct_args());  // still the hook saved, not the one installed since
+  as_function(direct_args());
+  EXPECT_EQ(a.load(), 2);
+  EXPECT_EQ(b.load(), 0);
+  auto copy_of_saved = old;  // a copy of a saved hook is the same saved hook
+  copy_of_saved(direct_args());
+  EXPECT_EQ(a.load(), 3);
+  threading::excepthook = as_function;  // a std::function restores as well
+  fail_in_a_thread("restored from a function");
+  EXPECT_EQ(a.load(), 4);
+  EXPECT_EQ(b.load(), 0);
+}
+
+TEST_F(Excepthook, ANewHookMayChainToTheSavedOne) {
+  std::atomic<int> a{0}, logged{0};
+  threading::excepthook = [&](const threading::ExceptHookArgs&) { ++a; };
+  auto old = threading::excepthook;
+  threading::excepthook = [&logged, old](const threading::ExceptHookArgs& args) {
+    ++logged;
+    old(args);  // the saved hook, never the installed one (no recursion)
+  };
+  fail_in_a_thread("chained");
+  EXPECT_EQ(logged.load(), 1);
+  EXPECT_EQ(a.load(), 1);
+}
+
+TEST_F(Excepthook, SavingAndRestoringTheDefault) {
+  auto old = threading::excepthook;  // the default is installed (fixture)
+  std::atomic<int> custom{0};
+  threading::excepthook = [&](const threading::ExceptHookArgs&) { ++custom; };
+  threading::excepthook = old;
+  testing::internal::CaptureStderr();
+  threading::Thread t({.name = "restored-default"}, [] { throw pyconc::ValueError("v"); });
+  t.start();
+  t.join();
+  std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(custom.load(), 0);
+  EXPECT_EQ(err, "Exception in thread restored-default:\nValueError: v\n");
+  // A default-constructed ExceptHook is Python's threading.__excepthook__.
+  threading::excepthook = [&](const threading::ExceptHookArgs&) { ++custom; };
+  threading::excepthook = threading::ExceptHook();
+  testing::internal::CaptureStderr();
+  threading::excepthook(direct_args());
+  EXPECT_EQ(testing::internal::GetCapturedStderr(), "Exception in thread MainThread:\nValueError: direct\n");
+  EXPECT_EQ(custom.load(), 0);
+}
+
+TEST_F(Excepthook, SaveAndRestoreFromSeveralThreads) {
+  // Threads save and restore the hook while others fail and while it is replaced: every
+  // saved hook is a whole hook that can be called, every failure reaches one of the
+  // hooks, and what is left installed is what was installed last.
+  constexpr int kSavers = 4, kRounds = 200, kFailing = 8;
+  std::atomic<int> a{0}, b{0};
+  threading::ExceptHook::Function hook_a = [&](const threading::ExceptHookArgs&) { ++a; };
+  threading::ExceptHook::Function hook_b = [&](const threading::ExceptHookArgs&) { ++b; };
+  threading::excepthook = hook_a;
+  std::atomic<int> direct_calls{0};
+  std::vector<threading::Thread> threads;
+  for (int i = 0; i < kSavers; ++i) {
+    threads.emplace_back([&] {
+      for (int r = 0; r < kRounds; ++r) {
+        auto old = threading::excepthook;
+        old(direct_args());
+        ++direct_calls;
+        threading::excepthook = old;
+      }
+    });
+  }
+  for (int i = 0; i < kFailing; ++i) threads.emplace_back([] { throw pyconc::ValueError("failing"); });
+  for (auto& t : threads) t.start();
+  for (int r = 0; r < kRounds; ++r) {  // the savers race with these replacements
+    threading::excepthook = (r % 2 == 0) ? hook_b : hook_a;
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(a.load() + b.load(), direct_calls.load() + kFailing);
+  EXPECT_EQ(direct_calls.load(), kSavers * kRounds);
+  // No replacement is running now: one last save and restore leaves what it found.
+  threading::excepthook = hook_a;
+  auto old = threading::excepthook;
+  threading::excepthook = hook_b;
+  threading::excepthook = old;
+  int before = a.load();
+  fail_in_a_thread("settled");
+  EXPECT_EQ(a.load(), before + 1);
+}
+
+TEST_F(Excepthook, AForkedChildKeepsTheInstalledHook) {
+  // As in Python, a child made by fork() has the hook its parent installed.
+  threading::excepthook = [](const threading::ExceptHookArgs&) { _exit(42); };
+  pid_t pid = fork();
+  ASSERT_NE(pid, -1);
+  if (pid == 0) {
+    threading::Thread t([] { throw pyconc::ValueError("in the child"); });
+    t.start();
+    t.join();
+    _exit(1);  // the default hook ran instead
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 42);
 }
 
 // ---- exit behaviour (runs the helper program) -------------------------------------------

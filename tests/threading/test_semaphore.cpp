@@ -59,6 +59,8 @@ TEST(Semaphore, NegativeInitialValueIsValueError) {
   EXPECT_THROW(threading::Semaphore(-1), pyconc::ValueError);
   EXPECT_THROW(threading::Semaphore(-100), pyconc::ValueError);
   EXPECT_THROW(threading::BoundedSemaphore(-1), pyconc::ValueError);
+  EXPECT_EQ(value_error_message([] { threading::Semaphore s(-1); }), "semaphore initial value must be >= 0");
+  EXPECT_EQ(value_error_message([] { threading::BoundedSemaphore s(-1); }), "semaphore initial value must be >= 0");
 }
 
 TEST(Semaphore, DefaultValueIsOne) {

@@ -84,7 +84,8 @@ class Barrier {
  public:
   using Action = void (*)();
 
-  explicit Barrier(std::size_t parties, Action action = nullptr, std::optional<Seconds> timeout = std::nullopt);
+  /// parties < 1 (a negative count too) raises ValueError, as Python's.
+  explicit Barrier(long long parties, Action action = nullptr, std::optional<Seconds> timeout = std::nullopt);
   /// A barrier for one party (what a handle being unpickled starts from).
   Barrier() : Barrier(1) {}
 

@@ -98,8 +98,9 @@ class PYCONC_CAPABILITY("mutex") Condition {
     return result;
   }
 
-  /// Wakes up to `n` waiters, oldest first; RuntimeError if the lock is not held.
-  void notify(std::size_t n = 1);
+  /// Wakes up to `n` waiters, oldest first (none when n <= 0, as Python); RuntimeError
+  /// if the lock is not held.
+  void notify(long long n = 1);
   void notify_all();
 
   bool wait_until(const pyconc::detail::Deadline& deadline);

@@ -43,8 +43,9 @@ struct ProcessOptions {
 ///     // p.exitcode() == 0
 ///
 /// The target runs in the child with copies of the arguments. It must be *transferable*
-/// (SPEC rule 8): a function pointer, a captureless lambda / stateless function object,
-/// or a serialisable function object; the arguments must be picklable. A capturing
+/// (docs/conventions.md, "Callables across processes"): a function pointer, a
+/// captureless lambda / stateless function object, or a serialisable function object;
+/// the arguments must be picklable. A capturing
 /// lambda does not compile (pass the captured values as arguments instead). The child
 /// ends with exit code 0 when the target returns, 1 when it throws (after printing
 /// "Process NAME:" and the exception to stderr), n after exit(n); exitcode() is -N when
@@ -102,9 +103,10 @@ class Process {
     constexpr bool picklable_args = (detail::picklable_v<std::decay_t<Args>> && ...);
     static_assert(transferable,
                   "pyconc::multiprocessing::Process: the target cannot be sent to another process "
-                  "(SPEC rule 8). A capturing lambda cannot cross a process boundary: pass the "
-                  "captured values as arguments, Process(f, args...), or use a function, a "
-                  "captureless lambda, or a serialisable function object.");
+                  "(docs/conventions.md, \"Callables across processes\"). A capturing lambda "
+                  "cannot cross a process boundary: pass the captured values as arguments, "
+                  "Process(f, args...), or use a function, a captureless lambda, or a "
+                  "serialisable function object.");
     static_assert(picklable_args,
                   "pyconc::multiprocessing::Process: every argument must be picklable "
                   "(pyconc::pickle::dumps must accept it): use values (numbers, strings, "

@@ -34,7 +34,7 @@ struct RLockState {
 /// acquire proceeds normally.
 ///
 /// Errors: release() by a thread that does not own it raises RuntimeError (Python
-/// raises AssertionError; SPEC rule 5).
+/// raises AssertionError; docs/conventions.md, "Exceptions").
 ///
 /// Thread safety: every member may be called from any thread of any process holding a
 /// handle. Copies are handles to the same lock.

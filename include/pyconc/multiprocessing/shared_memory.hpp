@@ -127,7 +127,7 @@ struct ShareableListOptions {
 ///     a.index(2.5);        // 1
 ///     a.shm().close();  a.shm().unlink();
 ///
-/// T is one type (SPEC: use std::variant<...> for Python's mixed lists): a trivially
+/// T is one type (use std::variant<...> for Python's mixed lists): a trivially
 /// copyable type (numbers, enums, plain structs: stored as their bytes), std::string
 /// (each element gets a capacity fixed at creation: its length rounded up as Python does,
 /// 8 * (len / 8 + 1) bytes; assigning a longer string raises ValueError), or a

@@ -27,6 +27,13 @@ using LockOption = std::variant<bool, Lock, RLock>;
 
 namespace detail {
 
+/// An array length as Python checks it: a negative count is a ValueError (ctypes'
+/// message), never a size that wrapped around.
+inline std::size_t array_length(long long size) {
+  if (size < 0) throw ValueError("Array length must be >= 0, not " + std::to_string(size));
+  return static_cast<std::size_t>(size);
+}
+
 /// `count` elements of T in a segment of their own (at least one byte).
 template <class T>
 class SharedElements {
@@ -126,8 +133,8 @@ class RawArray {
   static_assert(std::is_trivially_copyable_v<T>, "shared ctypes hold trivially copyable types only");
 
  public:
-  /// `size` zero-initialised elements.
-  explicit RawArray(std::size_t size) : elements_(size) {}
+  /// `size` zero-initialised elements (a negative size raises ValueError).
+  explicit RawArray(long long size) : elements_(detail::array_length(size)) {}
   RawArray(std::initializer_list<T> values) : RawArray(std::span<const T>(values.begin(), values.size())) {}
   explicit RawArray(std::span<const T> values) : elements_(values.size()) {
     if (!values.empty()) std::memcpy(elements_.data(), values.data(), values.size_bytes());
@@ -294,7 +301,8 @@ class Array {
     std::size_t index_;
   };
 
-  explicit Array(std::size_t size, LockOption lock = true) : elements_(size), lock_(detail::make_lock(std::move(lock))) {}
+  explicit Array(long long size, LockOption lock = true)
+      : elements_(detail::array_length(size)), lock_(detail::make_lock(std::move(lock))) {}
   Array(std::initializer_list<T> values, LockOption lock = true)
       : Array(std::span<const T>(values.begin(), values.size()), std::move(lock)) {}
   explicit Array(std::span<const T> values, LockOption lock = true)

@@ -82,8 +82,8 @@ inline constexpr int kMaxDepth = 1000;
 
 // ---- the allocation budget ----------------------------------------------------------
 
-/// What one loads/load_from may allocate for the value it builds (SPEC rule 9: never
-/// more than the input justifies): a fixed allowance plus a constant times the input
+/// What one loads/load_from may allocate for the value it builds (never more than the
+/// input justifies: docs/conventions.md, "Serialisation"): a fixed allowance plus a constant times the input
 /// size. The constant covers what legitimate payloads need: a count of 8 bytes becomes
 /// a 32-byte std::string or a 24-byte vector, an optional or variant flag of 1 byte a
 /// 16 to 40-byte element, a one-byte key a 33 to 40-byte tree node; the allowance lets

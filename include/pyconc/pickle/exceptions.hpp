@@ -1,5 +1,6 @@
-// Exceptions across processes (SPEC rule 5): an exception thrown in a worker is pickled
-// with dump_exception and rethrown where the result is collected with raise_exception.
+// Exceptions across processes (docs/conventions.md, "Exceptions"): an exception thrown
+// in a worker is pickled with dump_exception and rethrown where the result is collected
+// with raise_exception.
 //
 //     catch (...) { reply = pickle::dump_exception(std::current_exception()); }
 //     ...

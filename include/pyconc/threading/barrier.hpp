@@ -24,7 +24,8 @@ namespace pyconc::threading {
 /// A wait that times out, an action that throws, or abort() *breaks* the barrier: every
 /// waiter, present and future, gets BrokenBarrierError until reset(). reset() returns
 /// it to the empty state; threads waiting at that moment get BrokenBarrierError.
-/// parties < 1 raises ValueError.
+/// parties < 1 raises ValueError, as in Python (`Barrier(-1)` is an error, never a barrier
+/// for 2^64-1 threads: the count is a signed integer, as Python's int).
 ///
 /// Thread safety: every member may be called from any thread.
 ///
@@ -34,7 +35,7 @@ namespace pyconc::threading {
 /// Differences from Python: none.
 class Barrier {
  public:
-  explicit Barrier(std::size_t parties, std::function<void()> action = {},
+  explicit Barrier(long long parties, std::function<void()> action = {},
                    std::optional<Seconds> timeout = std::nullopt);
   Barrier(const Barrier&) = delete;
   Barrier& operator=(const Barrier&) = delete;

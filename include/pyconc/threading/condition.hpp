@@ -100,8 +100,9 @@ class PYCONC_CAPABILITY("mutex") Condition {
     return result;
   }
 
-  /// Wakes up to `n` waiters. RuntimeError if the lock is not held.
-  void notify(std::size_t n = 1);
+  /// Wakes up to `n` waiters; none when n <= 0, as Python. RuntimeError if the lock is
+  /// not held.
+  void notify(long long n = 1);
   /// Wakes every waiter. RuntimeError if the lock is not held.
   void notify_all();
 

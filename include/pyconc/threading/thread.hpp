@@ -17,6 +17,8 @@
 namespace pyconc::detail {
 struct ThreadState;
 struct ThreadAccess;
+/// Tag of threading::excepthook's constructor (the installed hook, not a saved one).
+struct InstalledExceptHook {};
 }  // namespace pyconc::detail
 
 namespace pyconc::threading {
@@ -154,8 +156,9 @@ unsigned long get_ident() noexcept;
 long get_native_id() noexcept;
 /// The stack size for threads started from now on (0: the system default).
 std::size_t stack_size();
-/// Sets it; returns the previous one. 0 or at least 32 KiB, else ValueError.
-std::size_t stack_size(std::size_t size);
+/// Sets it; returns the previous one. 0 or at least 32 KiB, else ValueError (a negative
+/// size too, as Python's).
+std::size_t stack_size(long long size);
 
 /// What threading::excepthook receives (Python's ExceptHookArgs).
 struct ExceptHookArgs {
@@ -167,18 +170,63 @@ struct ExceptHookArgs {
 };
 
 /// The hook called for an exception that escapes Thread::run() (Python's
-/// threading.excepthook). Assign a function to replace it; call it like a function.
+/// threading.excepthook), or a hook saved from it.
 ///
-///     threading::excepthook = [](const threading::ExceptHookArgs& a) { log(a.exc_type); };
-///     threading::excepthook = threading::default_excepthook;   // restore
+/// `threading::excepthook` is the installed hook: assign any callable taking
+/// `const ExceptHookArgs&` to replace it (an empty function installs
+/// default_excepthook), and call it like a function. A copy of it is a saved hook: the
+/// hook installed at the moment of the copy, as Python's `old = threading.excepthook`
+/// is the function object itself. So Python's save-and-restore works as written:
 ///
-/// Thread safety: replacing and calling are safe from any thread.
+///     auto old = threading::excepthook;            // the hook installed now
+///     threading::excepthook = [old](const threading::ExceptHookArgs& a) {
+///       log(a.exc_type);
+///       old(a);                                    // chains to the saved hook
+///     };
+///     ...
+///     threading::excepthook = old;                 // restores it
+///
+/// A saved hook keeps calling what it saved when excepthook is replaced later; assigned
+/// to threading::excepthook it installs that. `ExceptHook::Function f =
+/// threading::excepthook;` saves the installed hook too.
+///
+/// Thread safety: threading::excepthook may be copied, replaced and called from any
+/// thread at once. A saved hook is a value, like a std::function: calling it from
+/// several threads is safe when the function it holds is; assigning to it is not.
+///
+/// Differences from Python: none in use; the type is pyconc's (Python's hook is a
+/// plain function).
 class ExceptHook {
  public:
   using Function = std::function<void(const ExceptHookArgs&)>;
+
+  /// A saved hook holding default_excepthook.
+  ExceptHook();
+  /// A saved hook holding `hook` (default_excepthook when empty).
+  explicit ExceptHook(Function hook);
+  /// The hook `other` stands for now: copying threading::excepthook saves the hook
+  /// installed at this moment.
+  ExceptHook(const ExceptHook& other);
+  /// Into threading::excepthook: installs the hook `other` stands for. Into a saved
+  /// hook: replaces what it holds.
+  ExceptHook& operator=(const ExceptHook& other);
+  /// As above, from a function (empty: default_excepthook).
   ExceptHook& operator=(Function hook);
+  /// Calls the hook this stands for.
   void operator()(const ExceptHookArgs& args) const;
+
+  /// threading::excepthook itself (constant-initialised, so usable by static
+  /// initialisers of other files).
+  explicit constexpr ExceptHook(pyconc::detail::InstalledExceptHook) noexcept {}
+
+ private:
+  std::shared_ptr<const Function> current() const;
+  static void install(std::shared_ptr<const Function> hook);
+
+  // The saved hook; null in threading::excepthook, which reads the installed one.
+  std::shared_ptr<const Function> saved_;
 };
+/// The installed hook (Python's threading.excepthook).
 extern ExceptHook excepthook;
 /// The original hook (Python's threading.__excepthook__): prints
 /// "Exception in thread NAME:" and "TYPE: message" to stderr.

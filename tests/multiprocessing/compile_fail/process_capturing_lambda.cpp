@@ -1,4 +1,5 @@
-// Must NOT compile: a capturing lambda cannot be sent to a child process (SPEC rule 8).
+// Must NOT compile: a capturing lambda cannot be sent to a child process
+// (docs/conventions.md, "Callables across processes").
 // tests/CMakeLists.txt checks that the compiler's message says what to do.
 #include "pyconc/multiprocessing/process.hpp"
 

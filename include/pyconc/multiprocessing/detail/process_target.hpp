@@ -31,7 +31,8 @@ template <class F>
 inline constexpr bool stateless_v =
     std::is_class_v<F> && std::is_empty_v<F> && std::is_default_constructible_v<F>;
 
-/// SPEC rule 8: what may cross a process boundary as a callable.
+/// What may cross a process boundary as a callable (docs/conventions.md, "Callables across
+/// processes").
 template <class F>
 inline constexpr bool transferable_v =
     function_pointer_v<F> || stateless_v<F> || (std::is_class_v<F> && picklable_v<F>);
