@@ -116,4 +116,31 @@ class HTTPServer {
   pyconc::threading::Event stop_, stopped_;
 };
 
+/// The three sites the tutorials' fetch programs visit, served from 127.0.0.1 by an
+/// HTTPServer on a thread of its own for as long as this object lives.
+///
+///     seeds::TutorialSites sites;
+///     std::vector<std::string> urls = sites.urls();  // http://127.0.0.1:<port>/example, ...
+class TutorialSites {
+ public:
+  TutorialSites() { serving_.start(); }
+  ~TutorialSites() {
+    server_.shutdown();
+    serving_.join();
+  }
+  TutorialSites(const TutorialSites&) = delete;
+  TutorialSites& operator=(const TutorialSites&) = delete;
+
+  std::vector<std::string> urls() const {
+    std::string base = "http://127.0.0.1:" + std::to_string(server_.port());
+    return {base + "/example", base + "/python", base + "/github"};
+  }
+
+ private:
+  HTTPServer server_{{{"/example", {"<h1>Example Domain</h1>\n"}},
+                      {"/python", {"<h1>Welcome to Python.org</h1>\n"}},
+                      {"/github", {"<h1>GitHub</h1>\n"}}}};
+  pyconc::threading::Thread serving_{[this] { server_.serve_forever(); }};
+};
+
 }  // namespace seeds

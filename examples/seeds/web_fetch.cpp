@@ -42,14 +42,8 @@ void fetch_url(const std::string& url) {
 }
 
 int main() {
-  seeds::HTTPServer server({{"/example", {"<h1>Example Domain</h1>\n"}},
-                            {"/python", {"<h1>Welcome to Python.org</h1>\n"}},
-                            {"/github", {"<h1>GitHub</h1>\n"}}});
-  threading::Thread serving([&server] { server.serve_forever(); });
-  serving.start();
-  std::string base = "http://127.0.0.1:" + std::to_string(server.port());
-
-  std::vector<std::string> urls = {base + "/example", base + "/python", base + "/github"};
+  seeds::TutorialSites sites;  // the three sites, served from 127.0.0.1
+  std::vector<std::string> urls = sites.urls();
   std::vector<threading::Thread> threads;
   for (const auto& url : urls) {
     threading::Thread thread(fetch_url, url);
@@ -57,7 +51,4 @@ int main() {
     threads.push_back(std::move(thread));
   }
   for (auto& thread : threads) thread.join();
-
-  server.shutdown();
-  serving.join();
 }
