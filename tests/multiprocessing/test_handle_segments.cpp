@@ -12,14 +12,17 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <mutex>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <gtest/gtest.h>
 
 #include "mp_support.hpp"
 #include "pyconc/multiprocessing/condition.hpp"
+#include "pyconc/multiprocessing/queues.hpp"
 #include "pyconc/multiprocessing/rlock.hpp"
 #include "pyconc/multiprocessing/sharedctypes.hpp"
 
@@ -111,6 +114,21 @@ TEST_P(HandleSegments, ChildrenAttachAndCreateNothing) {
   const std::vector<std::string> more = created.take();
   EXPECT_TRUE(more.empty()) << "passing them to a " << GetParam() << " child created " << more.size()
                             << " segments, the first " << (more.empty() ? "" : more.front());
+}
+
+// What a queue or a connection carries is loaded the same way: a handle taken out of a
+// queue attaches to the segment that was put in.
+TEST(HandleSegmentsQueue, AHandleTakenOutOfAQueueAttaches) {
+  mp::Queue<std::tuple<mp::Lock, mp::Value<int>>> q;
+  ShmCreations created;
+  mp::Lock lock;
+  mp::Value<int> value(7, lock);
+  EXPECT_EQ(created.take().size(), 2u) << "the lock and the int";
+  q.put({lock, value});
+  auto [lock2, value2] = q.get();
+  EXPECT_TRUE(lock2 == lock);
+  EXPECT_EQ(value2.value(), 7);
+  EXPECT_TRUE(created.take().empty());
 }
 
 INSTANTIATE_TEST_SUITE_P(Methods, HandleSegments, ::testing::ValuesIn(pyconc_test::start_methods()),

@@ -55,7 +55,7 @@ struct ConditionState {
 /// Differences from Python: the lock is a Lock or an RLock of multiprocessing; "holding"
 /// a Lock means that this process holds it (Python checks the thread). At most 250
 /// simultaneous waiters. wait_for(pred) returns what pred returned, as Python does.
-/// Lockable as well.
+/// Lockable and TimedLockable as well (through its lock).
 class PYCONC_CAPABILITY("mutex") Condition : public detail::ObjectHandle<detail::ConditionState>,
                                             public detail::LockInterface<Condition> {
  public:

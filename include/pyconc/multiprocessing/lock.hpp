@@ -52,8 +52,7 @@ struct LockState {
 /// start method (Python refuses to pickle it except through inheritance). The
 /// OwnerDiedError recovery is pyconc's (Python's lock stays locked forever). A C++
 /// Lockable and TimedLockable (`lock`, `unlock`, `try_lock`, `try_lock_for`,
-/// `try_lock_until`). `locked()`
-/// is an addition (Python 3.14's threading.Lock has it).
+/// `try_lock_until`). `locked()` is an addition (Python 3.14's threading.Lock has it).
 class PYCONC_CAPABILITY("mutex") Lock : public detail::ObjectHandle<detail::LockState>,
                                        public detail::LockInterface<Lock> {
  public:

@@ -41,7 +41,7 @@ struct SemaphoreState {
 /// its unit.
 ///
 /// Differences from Python: a cheap handle passable to any Process. get_value() works
-/// (Python's raises NotImplementedError on macOS only). A C++ Lockable as well.
+/// (Python's raises NotImplementedError on macOS only). A C++ Lockable and TimedLockable as well.
 class PYCONC_CAPABILITY("semaphore") Semaphore : public detail::ObjectHandle<detail::SemaphoreState>,
                                                 public detail::LockInterface<Semaphore> {
  public:
