@@ -46,8 +46,8 @@ constexpr void check_picklable() {
   static_assert(Picklable<T>,
                 "pyconc::pickle: this type cannot be pickled. Give it a cereal "
                 "`template <class Archive> void serialize(Archive& ar)` member (or save/load) and a "
-                "default constructor, or make it a trivially copyable struct; raw pointers cannot "
-                "cross processes. See docs/pickle.md.");
+                "default constructor (or one from pickle::for_loading), or make it a trivially "
+                "copyable struct; raw pointers cannot cross processes. See docs/pickle.md.");
 }
 
 template <class T>
