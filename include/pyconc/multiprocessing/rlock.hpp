@@ -36,8 +36,8 @@ struct RLockState {
 /// Errors: release() by a thread that does not own it raises RuntimeError (Python
 /// raises AssertionError; SPEC rule 5).
 ///
-/// Thread safety: every member may be called from any thread of any process holding a
-/// handle. Copies are handles to the same lock.
+/// Thread safety: as Lock (any thread of any process holding a handle; copies share
+/// the lock).
 ///
 /// Memory ordering: as Lock, for the outermost acquire and the final release.
 ///

@@ -152,29 +152,26 @@ class Synchronized : public LockInterface<Derived> {
 /// Differences from Python: a template over any trivially copyable T instead of a
 /// ctypes typecode; `get_obj()` gives a reference to the shared T.
 template <class T>
-class RawValue {
+class RawValue : detail::SharedElements<T> {
   static_assert(std::is_trivially_copyable_v<T>, "shared ctypes hold trivially copyable types only");
+  using Elements = detail::SharedElements<T>;
 
  public:
-  explicit RawValue(const T& initial = T{}) : elements_(1) { std::memcpy(elements_.data(), &initial, sizeof(T)); }
+  explicit RawValue(const T& initial = T{}) : Elements(1) { std::memcpy(Elements::data(), &initial, sizeof(T)); }
   /// An empty handle that load() attaches to an existing value (see pickle::for_loading).
   explicit RawValue(pickle::for_loading_t) noexcept {}
 
   T value() const noexcept {
     T v;
-    std::memcpy(&v, elements_.data(), sizeof(T));
+    std::memcpy(&v, Elements::data(), sizeof(T));
     return v;
   }
-  void set_value(const T& v) noexcept { std::memcpy(elements_.data(), &v, sizeof(T)); }
-  T& get_obj() const noexcept { return *elements_.data(); }
+  void set_value(const T& v) noexcept { std::memcpy(Elements::data(), &v, sizeof(T)); }
+  T& get_obj() const noexcept { return *Elements::data(); }
 
-  template <class Archive>
-  void serialize(Archive& archive) {
-    archive(elements_);
-  }
-
- private:
-  detail::SharedElements<T> elements_;
+  // Pickling: the segment's name and the element count (loading attaches).
+  using Elements::load;
+  using Elements::save;
 };
 
 /// An array of T in shared memory, no lock (Python's sharedctypes.RawArray).
@@ -186,37 +183,34 @@ class RawValue {
 /// Indexing out of range with at() raises IndexError; operator[] does not check.
 /// Thread safety and ordering: as RawValue.
 template <class T>
-class RawArray {
+class RawArray : detail::SharedElements<T> {
   static_assert(std::is_trivially_copyable_v<T>, "shared ctypes hold trivially copyable types only");
+  using Elements = detail::SharedElements<T>;
 
  public:
   /// `size` zero-initialised elements.
-  explicit RawArray(std::size_t size) : elements_(size) {}
+  explicit RawArray(std::size_t size) : Elements(size) {}
   RawArray(std::initializer_list<T> values) : RawArray(std::span<const T>(values.begin(), values.size())) {}
-  explicit RawArray(std::span<const T> values) : elements_(values.size()) {
-    if (!values.empty()) std::memcpy(elements_.data(), values.data(), values.size_bytes());
+  explicit RawArray(std::span<const T> values) : Elements(values.size()) {
+    if (!values.empty()) std::memcpy(Elements::data(), values.data(), values.size_bytes());
   }
   RawArray() : RawArray(std::size_t{0}) {}
   /// An empty handle that load() attaches to an existing array (see pickle::for_loading).
   explicit RawArray(pickle::for_loading_t) noexcept {}
 
-  T& operator[](std::size_t i) const noexcept { return elements_.data()[i]; }
+  T& operator[](std::size_t i) const noexcept { return Elements::data()[i]; }
   T& at(std::size_t i) const {
     if (i >= size()) throw IndexError("array index out of range");
-    return elements_.data()[i];
+    return Elements::data()[i];
   }
-  std::size_t size() const noexcept { return elements_.size(); }
-  std::span<T> get_obj() const noexcept { return {elements_.data(), elements_.size()}; }
-  T* begin() const noexcept { return elements_.data(); }
-  T* end() const noexcept { return elements_.data() + elements_.size(); }
+  std::size_t size() const noexcept { return Elements::size(); }
+  std::span<T> get_obj() const noexcept { return {Elements::data(), Elements::size()}; }
+  T* begin() const noexcept { return Elements::data(); }
+  T* end() const noexcept { return Elements::data() + Elements::size(); }
 
-  template <class Archive>
-  void serialize(Archive& archive) {
-    archive(elements_);
-  }
-
- private:
-  detail::SharedElements<T> elements_;
+  // Pickling: the segment's name and the element count (loading attaches).
+  using Elements::load;
+  using Elements::save;
 };
 
 /// A T in shared memory guarded by a lock (Python's multiprocessing.Value with its
