@@ -11,7 +11,7 @@ namespace pyconc::multiprocessing {
 using pyconc::detail::Deadline;
 using detail::ProcessMutex;
 
-Lock::Lock() : SharedHandle(detail::SharedObject<detail::LockState>::create(0)) {}
+Lock::Lock() : MutexHandle(detail::SharedObject<detail::LockState>::create(0)) {}
 
 bool Lock::acquire_until(const Deadline& deadline) {
   ProcessMutex& m = state_->mutex;

@@ -19,7 +19,7 @@ std::uint64_t self_thread() noexcept { return static_cast<std::uint64_t>(pthread
 
 // ---- RLock ----------------------------------------------------------------------------
 
-RLock::RLock() : SharedHandle(detail::SharedObject<detail::RLockState>::create(0)) {}
+RLock::RLock() : MutexHandle(detail::SharedObject<detail::RLockState>::create(0)) {}
 
 bool RLock::is_owned() const noexcept {
   return state_->mutex.holder() == detail::self_pid() &&

@@ -19,6 +19,18 @@ struct LockState {
   static constexpr std::uint32_t kKind = 1;
   ProcessMutex mutex;
 };
+
+/// The handle of a lock over a ProcessMutex (Lock, RLock): its shared State, every
+/// acquire spelling (LockInterface) and locked().
+template <class State, class Derived>
+class MutexHandle : public ObjectHandle<State>, public LockInterface<Derived> {
+ public:
+  /// Whether some process holds it (a snapshot).
+  bool locked() const noexcept { return this->state_->mutex.holder() != 0; }
+
+ protected:
+  using SharedHandle<SharedObject<State>>::SharedHandle;
+};
 }  // namespace detail
 
 /// A lock shared by the processes of a program (Python's multiprocessing.Lock):
@@ -53,22 +65,20 @@ struct LockState {
 /// OwnerDiedError recovery is pyconc's (Python's lock stays locked forever). A C++
 /// Lockable and TimedLockable (`lock`, `unlock`, `try_lock`, `try_lock_for`,
 /// `try_lock_until`). `locked()` is an addition (Python 3.14's threading.Lock has it).
-class PYCONC_CAPABILITY("mutex") Lock : public detail::ObjectHandle<detail::LockState>,
-                                       public detail::LockInterface<Lock> {
+class PYCONC_CAPABILITY("mutex") Lock : public detail::MutexHandle<detail::LockState, Lock> {
  public:
   /// A new, unlocked lock in a segment of its own.
   Lock();
   /// An empty handle that load() attaches to an existing lock (see pickle::for_loading).
-  explicit Lock(pickle::for_loading_t tag) noexcept : SharedHandle(tag) {}
+  explicit Lock(pickle::for_loading_t tag) noexcept : MutexHandle(tag) {}
 
   // acquire(), acquire(block), acquire(block, timeout), acquire(timeout), lock(),
-  // unlock(), try_lock(), try_lock_for(), try_lock_until(): detail::LockInterface.
-  // An acquire raises OwnerDiedError when the holder died (see above).
+  // unlock(), try_lock(), try_lock_for(), try_lock_until(): detail::LockInterface;
+  // an acquire raises OwnerDiedError when the holder died (see above). locked():
+  // detail::MutexHandle.
 
   /// Releases it, from any process or thread; ValueError if it is not locked.
   void release() PYCONC_RELEASE();
-  /// Whether some process holds it (a snapshot).
-  bool locked() const noexcept { return state_->mutex.holder() != 0; }
 
  private:
   friend struct detail::LockAccess;

@@ -43,20 +43,17 @@ struct RLockState {
 ///
 /// Differences from Python: as Lock (a handle passable to any Process; OwnerDiedError
 /// recovery; Lockable and TimedLockable).
-class PYCONC_CAPABILITY("mutex") RLock : public detail::ObjectHandle<detail::RLockState>,
-                                        public detail::LockInterface<RLock> {
+class PYCONC_CAPABILITY("mutex") RLock : public detail::MutexHandle<detail::RLockState, RLock> {
  public:
   /// A new, free lock in a segment of its own.
   RLock();
   /// An empty handle that load() attaches to an existing lock (see pickle::for_loading).
-  explicit RLock(pickle::for_loading_t tag) noexcept : SharedHandle(tag) {}
+  explicit RLock(pickle::for_loading_t tag) noexcept : MutexHandle(tag) {}
 
-  // acquire(...), lock(), unlock(), try_lock*(): detail::LockInterface, as Lock's.
+  // acquire(...), lock(), unlock(), try_lock*(), locked(): as Lock's.
 
   /// Releases one level; RuntimeError when the calling thread does not own it.
   void release() PYCONC_RELEASE();
-  /// Whether any process holds it (a snapshot).
-  bool locked() const noexcept { return state_->mutex.holder() != 0; }
 
  private:
   friend struct detail::LockAccess;

@@ -32,6 +32,8 @@ namespace detail {
 /// `count` elements of T in a segment of their own (at least one byte).
 template <class T>
 class SharedElements {
+  static_assert(std::is_trivially_copyable_v<T>, "shared ctypes hold trivially copyable types only");
+
   static std::size_t checked_bytes(std::size_t count) {
     if (count > std::numeric_limits<std::size_t>::max() / sizeof(T))
       throw OverflowError("too many elements for a shared array");
@@ -153,7 +155,6 @@ class Synchronized : public LockInterface<Derived> {
 /// ctypes typecode; `get_obj()` gives a reference to the shared T.
 template <class T>
 class RawValue : detail::SharedElements<T> {
-  static_assert(std::is_trivially_copyable_v<T>, "shared ctypes hold trivially copyable types only");
   using Elements = detail::SharedElements<T>;
 
  public:
@@ -184,7 +185,6 @@ class RawValue : detail::SharedElements<T> {
 /// Thread safety and ordering: as RawValue.
 template <class T>
 class RawArray : detail::SharedElements<T> {
-  static_assert(std::is_trivially_copyable_v<T>, "shared ctypes hold trivially copyable types only");
   using Elements = detail::SharedElements<T>;
 
  public:
@@ -235,7 +235,6 @@ class RawArray : detail::SharedElements<T> {
 /// With a Lock (not RLock), value() must not be called while this thread holds it.
 template <class T>
 class Value : public detail::Synchronized<Value<T>, T> {
-  static_assert(std::is_trivially_copyable_v<T>, "shared ctypes hold trivially copyable types only");
   using Base = detail::Synchronized<Value<T>, T>;
   using typename Base::Held;
   using Base::elements_;
@@ -285,7 +284,6 @@ class Value : public detail::Synchronized<Value<T>, T> {
 /// (a[:] = ...); `get_obj()` is a span over the shared elements.
 template <class T>
 class Array : public detail::Synchronized<Array<T>, T> {
-  static_assert(std::is_trivially_copyable_v<T>, "shared ctypes hold trivially copyable types only");
   using Base = detail::Synchronized<Array<T>, T>;
   using typename Base::Held;
   using Base::elements_;
