@@ -33,7 +33,8 @@
 namespace pyconc::pickle {
 
 /// True when dumps and loads compile for T: T is one of the types listed above (nested
-/// as deep as you like), default-constructible, or a user type with exactly one cereal
+/// as deep as you like), default-constructible or constructible from
+/// `pickle::for_loading` (see pickle/for_loading.hpp), or a user type with exactly one cereal
 /// serialization for pyconc's archives. Process APIs static_assert it:
 ///
 ///     static_assert(pickle::Picklable<Arg>, "give Arg a cereal serialize() member");
@@ -46,8 +47,8 @@ constexpr void check_picklable() {
   static_assert(Picklable<T>,
                 "pyconc::pickle: this type cannot be pickled. Give it a cereal "
                 "`template <class Archive> void serialize(Archive& ar)` member (or save/load) and a "
-                "default constructor, or make it a trivially copyable struct; raw pointers cannot "
-                "cross processes. See docs/pickle.md.");
+                "default constructor (or one from pickle::for_loading), or make it a trivially "
+                "copyable struct; raw pointers cannot cross processes. See docs/pickle.md.");
 }
 
 template <class T>
@@ -141,7 +142,7 @@ void load_from(std::span<const std::byte> data, T& out) {
 template <class T>
 T loads(std::span<const std::byte> data) {
   detail::check_picklable<T>();
-  T value{};
+  T value = detail::make_blank<T>();  // built from for_loading where T allows (see pickle/for_loading.hpp)
   load_from(data, value);
   return value;
 }

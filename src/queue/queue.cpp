@@ -1,11 +1,3 @@
-#include "pyconc/queue/basic_queue.hpp"
-
-namespace pyconc::detail {
-
-Deadline queue_deadline(std::optional<Seconds> timeout) {
-  if (!timeout) return Deadline::never();
-  if (timeout->count() < 0) throw ValueError("'timeout' must be a non-negative number");
-  return Deadline::after(*timeout);
-}
-
-}  // namespace pyconc::detail
+// The queue module is header-only templates (queue/basic_queue.hpp and the stores under
+// it); this source compiles its headers once so that their errors show here.
+#include "pyconc/queue.hpp"

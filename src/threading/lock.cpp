@@ -2,27 +2,6 @@
 
 #include "pyconc/errors.hpp"
 
-namespace pyconc::detail {
-
-Deadline lock_deadline(bool blocking, std::optional<Seconds> timeout) {
-  if (!timeout) return blocking ? Deadline::never() : Deadline::after(Seconds(0));
-  double t = timeout->count();
-  if (!blocking && t != -1) throw ValueError("can't specify a timeout for a non-blocking call");
-  if (t < 0 && t != -1) throw ValueError("timeout value must be a non-negative number");
-  if (t > threading::TIMEOUT_MAX.count()) throw OverflowError("timeout value is too large");
-  if (!blocking) return Deadline::after(Seconds(0));
-  return t == -1 ? Deadline::never() : Deadline::after(*timeout);
-}
-
-Deadline optional_deadline(std::optional<Seconds> timeout) {
-  if (!timeout) return Deadline::never();
-  if (timeout->count() > threading::TIMEOUT_MAX.count())
-    throw OverflowError("timeout value is too large");
-  return Deadline::after(*timeout);
-}
-
-}  // namespace pyconc::detail
-
 namespace pyconc::threading {
 
 bool Lock::acquire(bool blocking, Seconds timeout) {

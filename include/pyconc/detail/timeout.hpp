@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cmath>
 #include <ctime>
+#include <optional>
 
 namespace pyconc {
 
@@ -60,6 +61,29 @@ class Deadline {
   Clock::time_point when_{};
   bool never_ = true;
 };
+
+/// Which module's rule turns a call's (block, timeout) into a deadline
+/// (docs/conventions.md, "Timeouts"). Each is Python's own:
+enum class TimeoutRule {
+  /// threading.Lock/RLock.acquire(blocking, timeout): timeout -1 (or none) waits
+  /// forever; another negative timeout, or a timeout with blocking=false, raises
+  /// ValueError; one above threading.TIMEOUT_MAX raises OverflowError.
+  threading_lock,
+  /// A `timeout=None` argument of threading and futures (wait, join, result): none
+  /// waits forever; negative or zero does not wait; above TIMEOUT_MAX raises
+  /// OverflowError. `block` is not looked at.
+  threading_wait,
+  /// queue.Queue.put/get(block=True, timeout): none waits forever; a negative timeout
+  /// raises ValueError("'timeout' must be a non-negative number"). `block` is not
+  /// looked at (an unblocking call never asks for a deadline).
+  queue,
+  /// multiprocessing's acquire(block, timeout): block=false does not wait and ignores
+  /// the timeout; a negative (or NaN) timeout counts as 0; none waits forever.
+  multiprocessing,
+};
+
+/// The deadline for (block, timeout) under `rule`, or the rule's exception.
+Deadline deadline_for(TimeoutRule rule, bool block, std::optional<Seconds> timeout);
 
 }  // namespace detail
 }  // namespace pyconc

@@ -80,14 +80,17 @@ class ResolvedAction {
 /// pointer or a lambda without captures): it must run in whichever process arrives
 /// last, so it cannot carry state of one process. A party's death breaks the barrier
 /// (Python's waiters would hang until their timeout). parties is at most 2^20.
-class Barrier {
+class Barrier : public detail::ObjectHandle<detail::BarrierState> {
  public:
   using Action = void (*)();
 
   /// parties < 1 (a negative count too) raises ValueError, as Python's.
   explicit Barrier(long long parties, Action action = nullptr, std::optional<Seconds> timeout = std::nullopt);
-  /// A barrier for one party (what a handle being unpickled starts from).
+  /// A barrier for one party.
   Barrier() : Barrier(1) {}
+  /// An empty handle that load() attaches to an existing barrier (see
+  /// pickle::for_loading).
+  explicit Barrier(pickle::for_loading_t tag) noexcept : SharedHandle(tag) {}
 
   /// Waits for all parties, at most the constructor's timeout.
   std::size_t wait();
@@ -100,22 +103,16 @@ class Barrier {
   std::size_t n_waiting() const;
   bool broken() const;
 
-  template <class Archive>
-  void save(Archive& archive) const {
-    archive(state_.name());
-  }
+  /// Attaches to the barrier the pickle names; its action is resolved here when first run.
   template <class Archive>
   void load(Archive& archive) {
-    std::string name;
-    archive(name);
-    state_ = detail::SharedObject<detail::BarrierState>::open(name);
+    SharedHandle::load(archive);
     action_.set(nullptr);
   }
 
  private:
   std::size_t wait_for(std::optional<Seconds> timeout);
   Action action() const;
-  detail::SharedObject<detail::BarrierState> state_;
   mutable detail::ResolvedAction action_;  // resolved on first use
 };
 

@@ -4,8 +4,8 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <string>
 
+#include "pyconc/threading/detail/wait_for.hpp"
 #include "pyconc/multiprocessing/rlock.hpp"
 
 namespace pyconc::multiprocessing {
@@ -55,47 +55,35 @@ struct ConditionState {
 /// Differences from Python: the lock is a Lock or an RLock of multiprocessing; "holding"
 /// a Lock means that this process holds it (Python checks the thread). At most 250
 /// simultaneous waiters. wait_for(pred) returns what pred returned, as Python does.
-/// Lockable as well.
-class PYCONC_CAPABILITY("mutex") Condition {
+/// Lockable and TimedLockable as well (through its lock).
+class PYCONC_CAPABILITY("mutex") Condition : public detail::ObjectHandle<detail::ConditionState>,
+                                            public detail::LockInterface<Condition> {
  public:
   /// A Condition over a new RLock.
   Condition();
   /// A Condition over `lock` (a Lock or RLock handle; shared, not copied).
   explicit Condition(AnyLock lock);
+  /// An empty handle that load() attaches to an existing condition and its lock (see
+  /// pickle::for_loading).
+  explicit Condition(pickle::for_loading_t tag) noexcept : SharedHandle(tag), lock_(tag) {}
 
-  bool acquire() PYCONC_ACQUIRE() { return lock_.acquire(); }
-  bool acquire(bool block) PYCONC_TRY_ACQUIRE(true) { return lock_.acquire(block); }
-  bool acquire(bool block, Seconds timeout) PYCONC_TRY_ACQUIRE(true) { return lock_.acquire(block, timeout); }
-  bool acquire(Seconds timeout) PYCONC_TRY_ACQUIRE(true) { return lock_.acquire(timeout); }
-  void release() PYCONC_RELEASE() { lock_.release(); }
-  void lock() PYCONC_ACQUIRE() { lock_.acquire(); }
-  void unlock() PYCONC_RELEASE() { lock_.release(); }
-  bool try_lock() PYCONC_TRY_ACQUIRE(true) { return lock_.acquire(false); }
+  // acquire(...), lock(), unlock(), try_lock*(): detail::LockInterface, on the lock.
+  void release() PYCONC_RELEASE() PYCONC_NO_THREAD_SAFETY_ANALYSIS { lock_.release(); }
 
   /// Waits until notified; RuntimeError if the lock is not held.
   bool wait() { return wait_until(pyconc::detail::Deadline::never()); }
   /// Waits until notified or `timeout` (negative: does not wait); false on timeout.
   bool wait(Seconds timeout);
 
+  /// Waits until `predicate()` is true (checked first, then after each wakeup); returns
+  /// it. With a timeout, waits against one deadline and returns its last value.
   template <class Predicate>
   auto wait_for(Predicate predicate) -> decltype(predicate()) {
-    auto result = predicate();
-    while (!result) {
-      wait();
-      result = predicate();
-    }
-    return result;
+    return pyconc::detail::condition_wait_for(*this, predicate, pyconc::detail::Deadline::never());
   }
   template <class Predicate>
   auto wait_for(Predicate predicate, Seconds timeout) -> decltype(predicate()) {
-    auto deadline = pyconc::detail::Deadline::after(timeout);
-    auto result = predicate();
-    while (!result) {
-      if (deadline.expired()) break;
-      wait_until(deadline);
-      result = predicate();
-    }
-    return result;
+    return pyconc::detail::condition_wait_for(*this, predicate, pyconc::detail::Deadline::after(timeout));
   }
 
   /// Wakes up to `n` waiters, oldest first (none when n <= 0, as Python); RuntimeError
@@ -108,20 +96,25 @@ class PYCONC_CAPABILITY("mutex") Condition {
   /// The lock it uses.
   const AnyLock& get_lock() const noexcept { return lock_; }
 
+  /// Pickled as its segment's name, then its lock.
   template <class Archive>
   void save(Archive& archive) const {
-    archive(state_.name(), lock_);
+    SharedHandle::save(archive);
+    archive(lock_);
   }
   template <class Archive>
   void load(Archive& archive) {
-    std::string name;
-    archive(name, lock_);
-    state_ = detail::SharedObject<detail::ConditionState>::open(name);
+    SharedHandle::load(archive);
+    archive(lock_);
   }
 
  private:
+  friend struct detail::LockAccess;
+  bool acquire_until(const pyconc::detail::Deadline& deadline) PYCONC_NO_THREAD_SAFETY_ANALYSIS {
+    return detail::LockAccess::acquire_until(lock_, deadline);
+  }
+
   AnyLock lock_;
-  detail::SharedObject<detail::ConditionState> state_;
 };
 
 }  // namespace pyconc::multiprocessing

@@ -116,7 +116,7 @@ class Connection {
     } else {
       auto& buf = scratch();
       recv_bytes_reusing(buf);
-      T value{};
+      T value = pyconc::pickle::detail::make_blank<T>();  // a handle attaches, creates nothing
       try {
         pyconc::pickle::load_from(std::span<const std::byte>(buf), value);
       } catch (...) {

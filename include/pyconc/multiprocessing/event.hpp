@@ -3,7 +3,6 @@
 
 #include <atomic>
 #include <cstdint>
-#include <string>
 
 #include "pyconc/multiprocessing/lock.hpp"
 
@@ -39,9 +38,11 @@ struct EventState {
 ///
 /// Differences from Python: a cheap handle passable to any Process. set() and clear()
 /// take no lock (one atomic operation; a futex wake only when someone sleeps).
-class Event {
+class Event : public detail::ObjectHandle<detail::EventState> {
  public:
   Event();
+  /// An empty handle that load() attaches to an existing event (see pickle::for_loading).
+  explicit Event(pickle::for_loading_t tag) noexcept : SharedHandle(tag) {}
 
   bool is_set() const noexcept { return (state_->word.load(std::memory_order_acquire) & 1u) != 0; }
   void set() noexcept;
@@ -51,19 +52,6 @@ class Event {
 
   bool wait_until(const pyconc::detail::Deadline& deadline) noexcept;
 
-  template <class Archive>
-  void save(Archive& archive) const {
-    archive(state_.name());
-  }
-  template <class Archive>
-  void load(Archive& archive) {
-    std::string name;
-    archive(name);
-    state_ = detail::SharedObject<detail::EventState>::open(name);
-  }
-
- private:
-  detail::SharedObject<detail::EventState> state_;
 };
 
 }  // namespace pyconc::multiprocessing

@@ -5,17 +5,14 @@
 #include <chrono>
 #include <cstdint>
 #include <mutex>  // std::scoped_lock: C++'s `with lock:`
-#include <string>
 
 #include "pyconc/detail/annotations.hpp"
 #include "pyconc/detail/timeout.hpp"
+#include "pyconc/multiprocessing/detail/lock_interface.hpp"
 #include "pyconc/multiprocessing/detail/process_mutex.hpp"
-#include "pyconc/multiprocessing/detail/shared_object.hpp"
+#include "pyconc/multiprocessing/detail/shared_handle.hpp"
 
 namespace pyconc::multiprocessing {
-
-class Condition;
-class AnyLock;
 
 namespace detail {
 struct LockState {
@@ -23,17 +20,17 @@ struct LockState {
   ProcessMutex mutex;
 };
 
-/// multiprocessing's timeout rule for acquire(block, timeout): block=false ignores the
-/// timeout; a negative timeout is 0; nullopt waits forever.
-pyconc::detail::Deadline mp_acquire_deadline(bool block, const Seconds* timeout) noexcept;
+/// The handle of a lock over a ProcessMutex (Lock, RLock): its shared State, every
+/// acquire spelling (LockInterface) and locked().
+template <class State, class Derived>
+class MutexHandle : public ObjectHandle<State>, public LockInterface<Derived> {
+ public:
+  /// Whether some process holds it (a snapshot).
+  bool locked() const noexcept { return this->state_->mutex.holder() != 0; }
 
-/// For a try-acquire that failed: when the recorded holder of `mutex` is dead, takes
-/// it over (the caller now holds it) and returns true.
-bool take_over_if_dead(ProcessMutex& mutex) noexcept;
-
-/// Releases a ProcessMutex; ValueError("semaphore or lock released too many times")
-/// when it is free.
-void release_process_mutex(ProcessMutex& mutex);
+ protected:
+  using SharedHandle<SharedObject<State>>::SharedHandle;
+};
 }  // namespace detail
 
 /// A lock shared by the processes of a program (Python's multiprocessing.Lock):
@@ -66,60 +63,30 @@ void release_process_mutex(ProcessMutex& mutex);
 /// Differences from Python: a cheap copyable handle, passable to a Process under every
 /// start method (Python refuses to pickle it except through inheritance). The
 /// OwnerDiedError recovery is pyconc's (Python's lock stays locked forever). A C++
-/// Lockable and TimedLockable (`lock`, `unlock`, `try_lock`, `try_lock_for`). `locked()`
-/// is an addition (Python 3.14's threading.Lock has it).
-class PYCONC_CAPABILITY("mutex") Lock {
+/// Lockable and TimedLockable (`lock`, `unlock`, `try_lock`, `try_lock_for`,
+/// `try_lock_until`). `locked()` is an addition (Python 3.14's threading.Lock has it).
+class PYCONC_CAPABILITY("mutex") Lock : public detail::MutexHandle<detail::LockState, Lock> {
  public:
   /// A new, unlocked lock in a segment of its own.
   Lock();
+  /// An empty handle that load() attaches to an existing lock (see pickle::for_loading).
+  explicit Lock(pickle::for_loading_t tag) noexcept : MutexHandle(tag) {}
 
-  /// Blocks until acquired; returns true. OwnerDiedError: see above.
-  bool acquire() PYCONC_ACQUIRE() { return acquire_until(pyconc::detail::Deadline::never()); }
-  /// acquire(block): with block=false, returns at once whether it got the lock.
-  bool acquire(bool block) PYCONC_TRY_ACQUIRE(true);
-  /// acquire(block, timeout): a negative timeout counts as 0; with block=false the
-  /// timeout is ignored (both as Python's multiprocessing).
-  bool acquire(bool block, Seconds timeout) PYCONC_TRY_ACQUIRE(true);
-  bool acquire(Seconds timeout) PYCONC_TRY_ACQUIRE(true) { return acquire(true, timeout); }
+  // acquire(), acquire(block), acquire(block, timeout), acquire(timeout), lock(),
+  // unlock(), try_lock(), try_lock_for(), try_lock_until(): detail::LockInterface;
+  // an acquire raises OwnerDiedError when the holder died (see above). locked():
+  // detail::MutexHandle.
+
   /// Releases it, from any process or thread; ValueError if it is not locked.
   void release() PYCONC_RELEASE();
-  /// Whether some process holds it (a snapshot).
-  bool locked() const noexcept { return state_->mutex.holder() != 0; }
-
-  void lock() PYCONC_ACQUIRE() { acquire(); }
-  void unlock() PYCONC_RELEASE() { release(); }
-  bool try_lock() PYCONC_TRY_ACQUIRE(true) { return acquire(false); }
-  template <class Rep, class Period>
-  bool try_lock_for(const std::chrono::duration<Rep, Period>& d) PYCONC_TRY_ACQUIRE(true) {
-    return acquire(true, std::chrono::duration_cast<Seconds>(d));
-  }
-
-  /// Internal: acquire with a precomputed deadline.
-  bool acquire_until(const pyconc::detail::Deadline& deadline) PYCONC_TRY_ACQUIRE(true);
-
-  /// Whether `other` is a handle to the same lock.
-  bool operator==(const Lock& other) const noexcept { return state_ == other.state_; }
-
-  // Pickling (a Process argument under spawn/forkserver): the segment's name.
-  template <class Archive>
-  void save(Archive& archive) const {
-    archive(state_.name());
-  }
-  template <class Archive>
-  void load(Archive& archive) {
-    std::string name;
-    archive(name);
-    state_ = detail::SharedObject<detail::LockState>::open(name);
-  }
 
  private:
-  friend class AnyLock;
-  // Condition's hooks: whether this process holds it; release; re-acquire after a wait
+  friend struct detail::LockAccess;
+  bool acquire_until(const pyconc::detail::Deadline& deadline) PYCONC_TRY_ACQUIRE(true);
+  // Condition's hooks: whether this process holds it; re-acquire after a wait
   // (OwnerDiedError *while holding it* when the previous holder died).
   bool is_owned() const noexcept;
-  void acquire_restore() PYCONC_NO_THREAD_SAFETY_ANALYSIS;
-
-  detail::SharedObject<detail::LockState> state_;
+  void acquire_restore(std::uint64_t) PYCONC_NO_THREAD_SAFETY_ANALYSIS;
 };
 
 }  // namespace pyconc::multiprocessing

@@ -5,11 +5,13 @@
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "pyconc/detail/timeout.hpp"
 #include "pyconc/errors.hpp"
 #include "pyconc/multiprocessing/detail/queue_codec.hpp"
 #include "pyconc/multiprocessing/detail/queue_core.hpp"
+#include "pyconc/multiprocessing/detail/shared_handle.hpp"
 
 namespace pyconc::multiprocessing {
 
@@ -22,12 +24,28 @@ struct QueueOptions {
 
 namespace detail {
 
+/// A QueueCore of kind `K`: the storage of a queue handle (see SharedHandle).
+template <QueueCore::Kind K>
+class KindedQueueCore : public QueueCore {
+ public:
+  KindedQueueCore() = default;
+  explicit KindedQueueCore(QueueCore core) : QueueCore(std::move(core)) {}
+  static KindedQueueCore create(long long maxsize, std::size_t buffer_bytes) {
+    return KindedQueueCore(QueueCore::create(K, maxsize, buffer_bytes));
+  }
+  static KindedQueueCore open(const std::string& name) { return KindedQueueCore(QueueCore::open(K, name)); }
+};
+
 /// What Queue and JoinableQueue share; `K` tells their segments apart.
 template <class T, QueueCore::Kind K>
-class BasicProcessQueue {
+class BasicProcessQueue : public SharedHandle<KindedQueueCore<K>> {
+  using Handle = SharedHandle<KindedQueueCore<K>>;
+
  public:
   explicit BasicProcessQueue(long long maxsize = 0, QueueOptions options = {})
-      : core_(QueueCore::create(K, maxsize, options.buffer_bytes)) {}
+      : Handle(KindedQueueCore<K>::create(maxsize, options.buffer_bytes)) {}
+  /// An empty handle that load() attaches to an existing queue (see pickle::for_loading).
+  explicit BasicProcessQueue(pickle::for_loading_t tag) noexcept : Handle(tag) {}
 
   void put(const T& obj) { put_until(obj, pyconc::detail::Deadline::never(), true); }
   void put(const T& obj, bool block) { put_until(obj, pyconc::detail::Deadline::never(), block); }
@@ -46,68 +64,59 @@ class BasicProcessQueue {
   /// C++: put_nowait without the exception; false when full.
   bool try_put(const T& obj) {
     check_open();
-    return core_.put(ItemCodec<T>::encode(obj), pyconc::detail::Deadline::never(), false);
+    return state_.put(ItemCodec<T>::encode(obj), pyconc::detail::Deadline::never(), false);
   }
   /// C++: get_nowait without the exception; nullopt when empty.
   std::optional<T> try_get() {
     check_open();
     typename ItemCodec<T>::Sink sink;
-    if (!core_.get(sink, pyconc::detail::Deadline::never(), false)) return std::nullopt;
+    if (!state_.get(sink, pyconc::detail::Deadline::never(), false)) return std::nullopt;
     return sink.take();
   }
 
   /// Approximate number of items (as Python's).
-  std::size_t qsize() const noexcept { return core_.qsize(); }
-  bool empty() const noexcept { return core_.empty(); }
-  bool full() const noexcept { return core_.full(); }
-  long long maxsize() const noexcept { return core_.maxsize(); }
+  std::size_t qsize() const noexcept { return state_.qsize(); }
+  bool empty() const noexcept { return state_.empty(); }
+  bool full() const noexcept { return state_.full(); }
+  long long maxsize() const noexcept { return state_.maxsize(); }
 
   /// This handle (and its copies in this process) will put and get no more: both raise
   /// ValueError("Queue is closed") from now on, and calls blocked in put()/get() in this
   /// process wake and raise it too. Other processes are not affected.
-  void close() noexcept { core_.close(); }
+  void close() noexcept { state_.close(); }
   /// After close(): returns at once (put() is synchronous: there is no feeder thread
   /// with data to flush). RuntimeError before close(), as Python asserts.
   void join_thread() const {
-    if (!core_.closed().load(std::memory_order_acquire)) throw RuntimeError("Queue is not closed: join_thread() needs close() first");
+    if (!state_.closed().load(std::memory_order_acquire)) throw RuntimeError("Queue is not closed: join_thread() needs close() first");
   }
   /// Nothing to cancel (no feeder thread): a no-op, as Python's when no data is buffered.
   void cancel_join_thread() noexcept {}
 
   /// The shared-memory segment the queue lives in.
-  const std::string& name() const noexcept { return core_.name(); }
+  const std::string& name() const noexcept { return state_.name(); }
 
-  /// cereal: a queue crosses into a spawn/forkserver child as its segment's name.
-  template <class Archive>
-  void save(Archive& archive) const {
-    archive(core_.name());
-  }
-  template <class Archive>
-  void load(Archive& archive) {
-    std::string name;
-    archive(name);
-    core_ = QueueCore::open(K, name);
-  }
+  // Pickling (a spawn/forkserver child's argument, an item of another queue): its
+  // segment's name, through SharedHandle.
 
   /// Test hook: the raw ring.
-  std::byte* ring_for_testing() const noexcept { return core_.ring_for_testing(); }
+  std::byte* ring_for_testing() const noexcept { return state_.ring_for_testing(); }
 
  protected:
   void check_open() const {
-    if (core_.closed().load(std::memory_order_acquire)) throw ValueError("Queue is closed");
+    if (state_.closed().load(std::memory_order_acquire)) throw ValueError("Queue is closed");
   }
   void put_until(const T& obj, const pyconc::detail::Deadline& deadline, bool block) {
     check_open();
-    if (!core_.put(ItemCodec<T>::encode(obj), deadline, block)) throw queue::Full("multiprocessing queue is full");
+    if (!state_.put(ItemCodec<T>::encode(obj), deadline, block)) throw queue::Full("multiprocessing queue is full");
   }
   T get_until(const pyconc::detail::Deadline& deadline, bool block) {
     check_open();
     typename ItemCodec<T>::Sink sink;
-    if (!core_.get(sink, deadline, block)) throw queue::Empty("multiprocessing queue is empty");
+    if (!state_.get(sink, deadline, block)) throw queue::Empty("multiprocessing queue is empty");
     return sink.take();
   }
 
-  QueueCore core_;
+  using Handle::state_;
 };
 
 }  // namespace detail
@@ -166,11 +175,11 @@ class JoinableQueue : public detail::BasicProcessQueue<T, detail::QueueCore::Kin
  public:
   using detail::BasicProcessQueue<T, detail::QueueCore::Kind::joinable>::BasicProcessQueue;
 
-  void task_done() { this->core_.task_done(); }
+  void task_done() { this->state_.task_done(); }
   /// Blocks until every item put has been marked done.
-  void join() { this->core_.join(); }
+  void join() { this->state_.join(); }
   /// C++: the number of items put and not yet marked done.
-  std::uint64_t unfinished_tasks() const noexcept { return this->core_.unfinished_tasks(); }
+  std::uint64_t unfinished_tasks() const noexcept { return this->state_.unfinished_tasks(); }
 };
 
 /// A plain unbounded queue between processes (Python's multiprocessing.SimpleQueue):
@@ -188,56 +197,48 @@ class JoinableQueue : public detail::BasicProcessQueue<T, detail::QueueCore::Kin
 /// Differences from Python: as Queue (put waits while the ring's bytes are taken, as
 /// Python's put waits on a full pipe); try_put/try_get are C++ additions.
 template <class T>
-class SimpleQueue {
+class SimpleQueue : public detail::SharedHandle<detail::KindedQueueCore<detail::QueueCore::Kind::simple>> {
+  using Core = detail::KindedQueueCore<detail::QueueCore::Kind::simple>;
+
  public:
-  explicit SimpleQueue(QueueOptions options = {})
-      : core_(detail::QueueCore::create(detail::QueueCore::Kind::simple, 0, options.buffer_bytes)) {}
+  explicit SimpleQueue(QueueOptions options = {}) : SharedHandle(Core::create(0, options.buffer_bytes)) {}
+  /// An empty handle that load() attaches to an existing queue (see pickle::for_loading).
+  explicit SimpleQueue(pickle::for_loading_t tag) noexcept : SharedHandle(tag) {}
 
   void put(const T& obj) {
     check_open();
-    core_.put(detail::ItemCodec<T>::encode(obj), pyconc::detail::Deadline::never(), true);
+    state_.put(detail::ItemCodec<T>::encode(obj), pyconc::detail::Deadline::never(), true);
   }
   T get() {
     check_open();
     typename detail::ItemCodec<T>::Sink sink;
-    core_.get(sink, pyconc::detail::Deadline::never(), true);
+    state_.get(sink, pyconc::detail::Deadline::never(), true);
     return sink.take();
   }
   bool empty() const {
     check_open();
-    return core_.empty();
+    return state_.empty();
   }
   /// Closes this handle (and its copies in this process).
-  void close() noexcept { core_.close(); }
+  void close() noexcept { state_.close(); }
 
   bool try_put(const T& obj) {
     check_open();
-    return core_.put(detail::ItemCodec<T>::encode(obj), pyconc::detail::Deadline::never(), false);
+    return state_.put(detail::ItemCodec<T>::encode(obj), pyconc::detail::Deadline::never(), false);
   }
   std::optional<T> try_get() {
     check_open();
     typename detail::ItemCodec<T>::Sink sink;
-    if (!core_.get(sink, pyconc::detail::Deadline::never(), false)) return std::nullopt;
+    if (!state_.get(sink, pyconc::detail::Deadline::never(), false)) return std::nullopt;
     return sink.take();
   }
 
-  const std::string& name() const noexcept { return core_.name(); }
-  template <class Archive>
-  void save(Archive& archive) const {
-    archive(core_.name());
-  }
-  template <class Archive>
-  void load(Archive& archive) {
-    std::string name;
-    archive(name);
-    core_ = detail::QueueCore::open(detail::QueueCore::Kind::simple, name);
-  }
+  const std::string& name() const noexcept { return state_.name(); }
 
  private:
   void check_open() const {
-    if (core_.closed().load(std::memory_order_acquire)) raise_os_error(EBADF, "SimpleQueue is closed");
+    if (state_.closed().load(std::memory_order_acquire)) raise_os_error(EBADF, "SimpleQueue is closed");
   }
-  detail::QueueCore core_;
 };
 
 }  // namespace pyconc::multiprocessing

@@ -5,7 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <string>
+#include <utility>
 #include <variant>
 
 #include "pyconc/multiprocessing/lock.hpp"
@@ -36,59 +36,32 @@ struct RLockState {
 /// Errors: release() by a thread that does not own it raises RuntimeError (Python
 /// raises AssertionError; docs/conventions.md, "Exceptions").
 ///
-/// Thread safety: every member may be called from any thread of any process holding a
-/// handle. Copies are handles to the same lock.
+/// Thread safety: as Lock (any thread of any process holding a handle; copies share
+/// the lock).
 ///
 /// Memory ordering: as Lock, for the outermost acquire and the final release.
 ///
 /// Differences from Python: as Lock (a handle passable to any Process; OwnerDiedError
 /// recovery; Lockable and TimedLockable).
-class PYCONC_CAPABILITY("mutex") RLock {
+class PYCONC_CAPABILITY("mutex") RLock : public detail::MutexHandle<detail::RLockState, RLock> {
  public:
   /// A new, free lock in a segment of its own.
   RLock();
+  /// An empty handle that load() attaches to an existing lock (see pickle::for_loading).
+  explicit RLock(pickle::for_loading_t tag) noexcept : MutexHandle(tag) {}
 
-  bool acquire() PYCONC_ACQUIRE() { return acquire_until(pyconc::detail::Deadline::never()); }
-  bool acquire(bool block) PYCONC_TRY_ACQUIRE(true);
-  /// A negative timeout counts as 0; block=false ignores the timeout.
-  bool acquire(bool block, Seconds timeout) PYCONC_TRY_ACQUIRE(true);
-  bool acquire(Seconds timeout) PYCONC_TRY_ACQUIRE(true) { return acquire(true, timeout); }
+  // acquire(...), lock(), unlock(), try_lock*(), locked(): as Lock's.
+
   /// Releases one level; RuntimeError when the calling thread does not own it.
   void release() PYCONC_RELEASE();
-  /// Whether any process holds it (a snapshot).
-  bool locked() const noexcept { return state_->mutex.holder() != 0; }
-
-  void lock() PYCONC_ACQUIRE() { acquire(); }
-  void unlock() PYCONC_RELEASE() { release(); }
-  bool try_lock() PYCONC_TRY_ACQUIRE(true) { return acquire(false); }
-  template <class Rep, class Period>
-  bool try_lock_for(const std::chrono::duration<Rep, Period>& d) PYCONC_TRY_ACQUIRE(true) {
-    return acquire(true, std::chrono::duration_cast<Seconds>(d));
-  }
-
-  bool acquire_until(const pyconc::detail::Deadline& deadline) PYCONC_TRY_ACQUIRE(true);
-
-  bool operator==(const RLock& other) const noexcept { return state_ == other.state_; }
-
-  template <class Archive>
-  void save(Archive& archive) const {
-    archive(state_.name());
-  }
-  template <class Archive>
-  void load(Archive& archive) {
-    std::string name;
-    archive(name);
-    state_ = detail::SharedObject<detail::RLockState>::open(name);
-  }
 
  private:
-  friend class AnyLock;
+  friend struct detail::LockAccess;
+  bool acquire_until(const pyconc::detail::Deadline& deadline) PYCONC_TRY_ACQUIRE(true);
   bool is_owned() const noexcept;
   std::uint64_t release_save() PYCONC_NO_THREAD_SAFETY_ANALYSIS;
   void acquire_restore(std::uint64_t count) PYCONC_NO_THREAD_SAFETY_ANALYSIS;
   void take(std::uint64_t count) noexcept;
-
-  detail::SharedObject<detail::RLockState> state_;
 };
 
 /// Either a Lock or an RLock handle: the lock of a Condition, and what get_lock() of a
@@ -98,21 +71,17 @@ class PYCONC_CAPABILITY("mutex") RLock {
 ///     { std::scoped_lock with(v.get_lock()); v.set_value(v.value() + 1); }
 ///
 /// Thread safety, memory ordering: those of the lock it holds.
-class PYCONC_CAPABILITY("mutex") AnyLock {
+class PYCONC_CAPABILITY("mutex") AnyLock : public detail::LockInterface<AnyLock> {
  public:
   AnyLock(Lock lock) : lock_(std::move(lock)) {}    // NOLINT: implicit, as in Python
   AnyLock(RLock lock) : lock_(std::move(lock)) {}   // NOLINT
   /// A new RLock (the default of Condition and Value).
   AnyLock() : lock_(RLock()) {}
+  /// An empty handle that load() attaches to an existing Lock or RLock.
+  explicit AnyLock(pickle::for_loading_t tag) noexcept : lock_(std::in_place_type<Lock>, tag) {}
 
-  bool acquire() PYCONC_ACQUIRE() PYCONC_NO_THREAD_SAFETY_ANALYSIS;
-  bool acquire(bool block) PYCONC_TRY_ACQUIRE(true) PYCONC_NO_THREAD_SAFETY_ANALYSIS;
-  bool acquire(bool block, Seconds timeout) PYCONC_TRY_ACQUIRE(true) PYCONC_NO_THREAD_SAFETY_ANALYSIS;
-  bool acquire(Seconds timeout) PYCONC_TRY_ACQUIRE(true) { return acquire(true, timeout); }
+  // acquire(...), lock(), unlock(), try_lock*(): detail::LockInterface.
   void release() PYCONC_RELEASE() PYCONC_NO_THREAD_SAFETY_ANALYSIS;
-  void lock() PYCONC_ACQUIRE() { acquire(); }
-  void unlock() PYCONC_RELEASE() { release(); }
-  bool try_lock() PYCONC_TRY_ACQUIRE(true) { return acquire(false); }
 
   bool is_rlock() const noexcept { return std::holds_alternative<RLock>(lock_); }
   /// The Lock or RLock inside (std::bad_variant_access when it is the other).
@@ -126,27 +95,22 @@ class PYCONC_CAPABILITY("mutex") AnyLock {
     if (r) archive(std::get<RLock>(lock_));
     else archive(std::get<Lock>(lock_));
   }
+  /// Attaches to the lock the pickle names (never creates one).
   template <class Archive>
   void load(Archive& archive) {
     bool r = false;
     archive(r);
-    if (r) {
-      RLock l;
-      archive(l);
-      lock_ = std::move(l);
-    } else {
-      Lock l;
-      archive(l);
-      lock_ = std::move(l);
-    }
+    if (r) archive(lock_.template emplace<RLock>(pickle::for_loading));
+    else archive(lock_.template emplace<Lock>(pickle::for_loading));
   }
 
-  // Condition's hooks (Python's _is_owned, _release_save, _acquire_restore).
+ private:
+  friend struct detail::LockAccess;
+  bool acquire_until(const pyconc::detail::Deadline& deadline) PYCONC_NO_THREAD_SAFETY_ANALYSIS;
   bool is_owned() const noexcept;
   std::uint64_t release_save() PYCONC_NO_THREAD_SAFETY_ANALYSIS;
   void acquire_restore(std::uint64_t saved) PYCONC_NO_THREAD_SAFETY_ANALYSIS;
 
- private:
   std::variant<Lock, RLock> lock_;
 };
 

@@ -2,9 +2,7 @@
 #pragma once
 
 #include <atomic>
-#include <chrono>
 #include <cstdint>
-#include <string>
 
 #include "pyconc/multiprocessing/lock.hpp"
 
@@ -43,50 +41,32 @@ struct SemaphoreState {
 /// its unit.
 ///
 /// Differences from Python: a cheap handle passable to any Process. get_value() works
-/// (Python's raises NotImplementedError on macOS only). A C++ Lockable as well.
-class PYCONC_CAPABILITY("semaphore") Semaphore {
+/// (Python's raises NotImplementedError on macOS only). A C++ Lockable and TimedLockable as well.
+class PYCONC_CAPABILITY("semaphore") Semaphore : public detail::ObjectHandle<detail::SemaphoreState>,
+                                                public detail::LockInterface<Semaphore> {
  public:
   static constexpr long long kSemValueMax = 2147483647;
 
   explicit Semaphore(long long value = 1) : Semaphore(value, kSemValueMax) {}
+  /// An empty handle that load() attaches to an existing semaphore (see
+  /// pickle::for_loading).
+  explicit Semaphore(pickle::for_loading_t tag) noexcept : SharedHandle(tag) {}
 
-  bool acquire() PYCONC_ACQUIRE() { return acquire_until(pyconc::detail::Deadline::never()); }
-  bool acquire(bool block) PYCONC_TRY_ACQUIRE(true);
-  /// A negative timeout counts as 0; block=false ignores the timeout.
-  bool acquire(bool block, Seconds timeout) PYCONC_TRY_ACQUIRE(true);
-  bool acquire(Seconds timeout) PYCONC_TRY_ACQUIRE(true) { return acquire(true, timeout); }
+  // acquire(...) takes one unit (a negative timeout counts as 0; block=false ignores the
+  // timeout), lock(), unlock(), try_lock*(): detail::LockInterface.
+
   /// Adds one unit and wakes a waiter. BoundedSemaphore: ValueError at the bound.
   void release() PYCONC_RELEASE();
   /// The current count (Python's get_value()).
   long long get_value() const noexcept { return state_->count.load(std::memory_order_relaxed); }
 
-  void lock() PYCONC_ACQUIRE() { acquire(); }
-  void unlock() PYCONC_RELEASE() { release(); }
-  bool try_lock() PYCONC_TRY_ACQUIRE(true) { return acquire(false); }
-  template <class Rep, class Period>
-  bool try_lock_for(const std::chrono::duration<Rep, Period>& d) PYCONC_TRY_ACQUIRE(true) {
-    return acquire(true, std::chrono::duration_cast<Seconds>(d));
-  }
-
-  bool acquire_until(const pyconc::detail::Deadline& deadline) PYCONC_TRY_ACQUIRE(true);
-
-  template <class Archive>
-  void save(Archive& archive) const {
-    archive(state_.name());
-  }
-  template <class Archive>
-  void load(Archive& archive) {
-    std::string name;
-    archive(name);
-    state_ = detail::SharedObject<detail::SemaphoreState>::open(name);
-  }
-
  protected:
   Semaphore(long long value, long long max_value);
 
  private:
+  friend struct detail::LockAccess;
+  bool acquire_until(const pyconc::detail::Deadline& deadline) PYCONC_TRY_ACQUIRE(true);
   bool try_take() noexcept;
-  detail::SharedObject<detail::SemaphoreState> state_;
 };
 
 /// A semaphore that refuses to be released above its initial value (Python's
@@ -95,6 +75,7 @@ class PYCONC_CAPABILITY("semaphore") Semaphore {
 class BoundedSemaphore : public Semaphore {
  public:
   explicit BoundedSemaphore(long long value = 1) : Semaphore(value, value) {}
+  explicit BoundedSemaphore(pickle::for_loading_t tag) noexcept : Semaphore(tag) {}
 };
 
 }  // namespace pyconc::multiprocessing

@@ -16,7 +16,9 @@
 #include <vector>
 
 #include "pyconc/errors.hpp"
+#include "pyconc/multiprocessing/detail/lock_interface.hpp"
 #include "pyconc/multiprocessing/detail/shared_segment.hpp"
+#include "pyconc/pickle/for_loading.hpp"
 #include "pyconc/multiprocessing/rlock.hpp"
 
 namespace pyconc::multiprocessing {
@@ -37,6 +39,8 @@ inline std::size_t array_length(long long size) {
 /// `count` elements of T in a segment of their own (at least one byte).
 template <class T>
 class SharedElements {
+  static_assert(std::is_trivially_copyable_v<T>, "shared ctypes hold trivially copyable types only");
+
   static std::size_t checked_bytes(std::size_t count) {
     if (count > std::numeric_limits<std::size_t>::max() / sizeof(T))
       throw OverflowError("too many elements for a shared array");
@@ -80,6 +84,66 @@ inline std::optional<AnyLock> make_lock(LockOption option) {
   return AnyLock(std::get<RLock>(std::move(option)));
 }
 
+/// What Value<T> and Array<T> share: `count` elements of T in shared memory, the
+/// optional lock guarding them (get_lock(), the lock's acquire/release and Lockable
+/// spellings through LockInterface), the guard that takes it around one access, and
+/// pickling (the elements' segment, then the lock: loading attaches to both).
+template <class Derived, class T>
+class Synchronized : public LockInterface<Derived> {
+ public:
+  /// The lock guarding it; RuntimeError when made with lock=false.
+  AnyLock& get_lock() {
+    if (!lock_) throw RuntimeError(std::string("this ") + Derived::kName + " was made with lock=false: it has no get_lock()");
+    return *lock_;
+  }
+  /// Releases the lock (Python's synchronised wrappers have acquire/release too).
+  void release() PYCONC_RELEASE() PYCONC_NO_THREAD_SAFETY_ANALYSIS { get_lock().release(); }
+
+  template <class Archive>
+  void save(Archive& archive) const {
+    bool has_lock = lock_.has_value();
+    archive(elements_, has_lock);
+    if (has_lock) archive(*lock_);
+  }
+  template <class Archive>
+  void load(Archive& archive) {
+    bool has_lock = false;
+    archive(elements_, has_lock);
+    if (has_lock) archive(lock_.emplace(pickle::for_loading));
+    else lock_.reset();
+  }
+
+ protected:
+  Synchronized(std::size_t count, LockOption lock) : elements_(count), lock_(make_lock(std::move(lock))) {}
+  explicit Synchronized(pickle::for_loading_t) noexcept {}
+
+  /// Holds the lock (when there is one) for one access.
+  class Held {
+   public:
+    explicit Held(const Synchronized& s) PYCONC_NO_THREAD_SAFETY_ANALYSIS
+        : lock_(s.lock_ ? const_cast<AnyLock*>(&*s.lock_) : nullptr) {
+      if (lock_) lock_->acquire();
+    }
+    ~Held() PYCONC_NO_THREAD_SAFETY_ANALYSIS {
+      if (lock_) lock_->release();
+    }
+    Held(const Held&) = delete;
+    Held& operator=(const Held&) = delete;
+
+   private:
+    AnyLock* lock_;
+  };
+
+  SharedElements<T> elements_;
+  std::optional<AnyLock> lock_;
+
+ private:
+  friend struct LockAccess;
+  bool acquire_until(const pyconc::detail::Deadline& deadline) PYCONC_NO_THREAD_SAFETY_ANALYSIS {
+    return LockAccess::acquire_until(get_lock(), deadline);
+  }
+};
+
 }  // namespace detail
 
 /// A T in shared memory, no lock (Python's multiprocessing.sharedctypes.RawValue).
@@ -97,27 +161,25 @@ inline std::optional<AnyLock> make_lock(LockOption option) {
 /// Differences from Python: a template over any trivially copyable T instead of a
 /// ctypes typecode; `get_obj()` gives a reference to the shared T.
 template <class T>
-class RawValue {
-  static_assert(std::is_trivially_copyable_v<T>, "shared ctypes hold trivially copyable types only");
+class RawValue : detail::SharedElements<T> {
+  using Elements = detail::SharedElements<T>;
 
  public:
-  explicit RawValue(const T& initial = T{}) : elements_(1) { std::memcpy(elements_.data(), &initial, sizeof(T)); }
+  explicit RawValue(const T& initial = T{}) : Elements(1) { std::memcpy(Elements::data(), &initial, sizeof(T)); }
+  /// An empty handle that load() attaches to an existing value (see pickle::for_loading).
+  explicit RawValue(pickle::for_loading_t) noexcept {}
 
   T value() const noexcept {
     T v;
-    std::memcpy(&v, elements_.data(), sizeof(T));
+    std::memcpy(&v, Elements::data(), sizeof(T));
     return v;
   }
-  void set_value(const T& v) noexcept { std::memcpy(elements_.data(), &v, sizeof(T)); }
-  T& get_obj() const noexcept { return *elements_.data(); }
+  void set_value(const T& v) noexcept { std::memcpy(Elements::data(), &v, sizeof(T)); }
+  T& get_obj() const noexcept { return *Elements::data(); }
 
-  template <class Archive>
-  void serialize(Archive& archive) {
-    archive(elements_);
-  }
-
- private:
-  detail::SharedElements<T> elements_;
+  // Pickling: the segment's name and the element count (loading attaches).
+  using Elements::load;
+  using Elements::save;
 };
 
 /// An array of T in shared memory, no lock (Python's sharedctypes.RawArray).
@@ -129,35 +191,33 @@ class RawValue {
 /// Indexing out of range with at() raises IndexError; operator[] does not check.
 /// Thread safety and ordering: as RawValue.
 template <class T>
-class RawArray {
-  static_assert(std::is_trivially_copyable_v<T>, "shared ctypes hold trivially copyable types only");
+class RawArray : detail::SharedElements<T> {
+  using Elements = detail::SharedElements<T>;
 
  public:
   /// `size` zero-initialised elements (a negative size raises ValueError).
-  explicit RawArray(long long size) : elements_(detail::array_length(size)) {}
+  explicit RawArray(long long size) : Elements(detail::array_length(size)) {}
   RawArray(std::initializer_list<T> values) : RawArray(std::span<const T>(values.begin(), values.size())) {}
-  explicit RawArray(std::span<const T> values) : elements_(values.size()) {
-    if (!values.empty()) std::memcpy(elements_.data(), values.data(), values.size_bytes());
+  explicit RawArray(std::span<const T> values) : Elements(values.size()) {
+    if (!values.empty()) std::memcpy(Elements::data(), values.data(), values.size_bytes());
   }
-  RawArray() : RawArray(std::size_t{0}) {}
+  RawArray() : RawArray(0LL) {}
+  /// An empty handle that load() attaches to an existing array (see pickle::for_loading).
+  explicit RawArray(pickle::for_loading_t) noexcept {}
 
-  T& operator[](std::size_t i) const noexcept { return elements_.data()[i]; }
+  T& operator[](std::size_t i) const noexcept { return Elements::data()[i]; }
   T& at(std::size_t i) const {
     if (i >= size()) throw IndexError("array index out of range");
-    return elements_.data()[i];
+    return Elements::data()[i];
   }
-  std::size_t size() const noexcept { return elements_.size(); }
-  std::span<T> get_obj() const noexcept { return {elements_.data(), elements_.size()}; }
-  T* begin() const noexcept { return elements_.data(); }
-  T* end() const noexcept { return elements_.data() + elements_.size(); }
+  std::size_t size() const noexcept { return Elements::size(); }
+  std::span<T> get_obj() const noexcept { return {Elements::data(), Elements::size()}; }
+  T* begin() const noexcept { return Elements::data(); }
+  T* end() const noexcept { return Elements::data() + Elements::size(); }
 
-  template <class Archive>
-  void serialize(Archive& archive) {
-    archive(elements_);
-  }
-
- private:
-  detail::SharedElements<T> elements_;
+  // Pickling: the segment's name and the element count (loading attaches).
+  using Elements::load;
+  using Elements::save;
 };
 
 /// A T in shared memory guarded by a lock (Python's multiprocessing.Value with its
@@ -181,78 +241,36 @@ class RawArray {
 /// get_lock() is an AttributeError; ours raises RuntimeError). Lockable (locks the lock).
 /// With a Lock (not RLock), value() must not be called while this thread holds it.
 template <class T>
-class Value {
-  static_assert(std::is_trivially_copyable_v<T>, "shared ctypes hold trivially copyable types only");
+class Value : public detail::Synchronized<Value<T>, T> {
+  using Base = detail::Synchronized<Value<T>, T>;
+  using typename Base::Held;
+  using Base::elements_;
 
  public:
-  explicit Value(const T& initial = T{}, LockOption lock = true) : elements_(1), lock_(detail::make_lock(std::move(lock))) {
+  static constexpr const char* kName = "Value";
+
+  explicit Value(const T& initial = T{}, LockOption lock = true) : Base(1, std::move(lock)) {
     std::memcpy(elements_.data(), &initial, sizeof(T));
   }
+  /// An empty handle that load() attaches to an existing value and its lock (see
+  /// pickle::for_loading).
+  explicit Value(pickle::for_loading_t tag) noexcept : Base(tag) {}
 
   T value() const {
-    Held held(lock_);
+    Held held(*this);
     T v;
     std::memcpy(&v, elements_.data(), sizeof(T));
     return v;
   }
   void set_value(const T& v) {
-    Held held(lock_);
+    Held held(*this);
     std::memcpy(elements_.data(), &v, sizeof(T));
-  }
-  /// The lock guarding it; RuntimeError when made with lock=false.
-  AnyLock& get_lock() {
-    if (!lock_) throw RuntimeError("this Value was made with lock=false: it has no get_lock()");
-    return *lock_;
   }
   /// The shared T itself, unsynchronised (Python's get_obj()).
   T& get_obj() const noexcept { return *elements_.data(); }
 
-  // The lock's own calls (Python's synchronised wrappers have acquire/release too).
-  bool acquire() PYCONC_NO_THREAD_SAFETY_ANALYSIS { return get_lock().acquire(); }
-  bool acquire(bool block) PYCONC_NO_THREAD_SAFETY_ANALYSIS { return get_lock().acquire(block); }
-  bool acquire(bool block, Seconds timeout) PYCONC_NO_THREAD_SAFETY_ANALYSIS {
-    return get_lock().acquire(block, timeout);
-  }
-  void release() PYCONC_NO_THREAD_SAFETY_ANALYSIS { get_lock().release(); }
-  void lock() PYCONC_NO_THREAD_SAFETY_ANALYSIS { get_lock().acquire(); }
-  void unlock() PYCONC_NO_THREAD_SAFETY_ANALYSIS { get_lock().release(); }
-  bool try_lock() PYCONC_NO_THREAD_SAFETY_ANALYSIS { return get_lock().acquire(false); }
-
-  template <class Archive>
-  void save(Archive& archive) const {
-    bool has_lock = lock_.has_value();
-    archive(elements_, has_lock);
-    if (has_lock) archive(*lock_);
-  }
-  template <class Archive>
-  void load(Archive& archive) {
-    bool has_lock = false;
-    archive(elements_, has_lock);
-    if (has_lock) {
-      AnyLock lock;
-      archive(lock);
-      lock_ = std::move(lock);
-    } else {
-      lock_.reset();
-    }
-  }
-
- private:
-  struct Held {
-    explicit Held(const std::optional<AnyLock>& lock) PYCONC_NO_THREAD_SAFETY_ANALYSIS : lock_(lock ? const_cast<AnyLock*>(&*lock) : nullptr) {
-      if (lock_) lock_->acquire();
-    }
-    ~Held() PYCONC_NO_THREAD_SAFETY_ANALYSIS {
-      if (lock_) lock_->release();
-    }
-    Held(const Held&) = delete;
-    Held& operator=(const Held&) = delete;
-    AnyLock* lock_;
-  };
-  detail::SharedElements<T> elements_;
-  std::optional<AnyLock> lock_;
-  template <class>
-  friend class Array;
+  // get_lock(), acquire(...), release(), lock(), unlock(), try_lock*(), pickling:
+  // detail::Synchronized.
 };
 
 /// An array of T in shared memory guarded by a lock (Python's multiprocessing.Array).
@@ -272,10 +290,14 @@ class Value {
 /// Differences from Python: as Value. Slices are `list()` (a[:]) and `assign()`
 /// (a[:] = ...); `get_obj()` is a span over the shared elements.
 template <class T>
-class Array {
-  static_assert(std::is_trivially_copyable_v<T>, "shared ctypes hold trivially copyable types only");
+class Array : public detail::Synchronized<Array<T>, T> {
+  using Base = detail::Synchronized<Array<T>, T>;
+  using typename Base::Held;
+  using Base::elements_;
 
  public:
+  static constexpr const char* kName = "Array";
+
   /// A locked reference to one element: reads and writes take the lock.
   class Item {
    public:
@@ -301,15 +323,16 @@ class Array {
     std::size_t index_;
   };
 
-  explicit Array(long long size, LockOption lock = true)
-      : elements_(detail::array_length(size)), lock_(detail::make_lock(std::move(lock))) {}
+  explicit Array(long long size, LockOption lock = true) : Base(detail::array_length(size), std::move(lock)) {}
   Array(std::initializer_list<T> values, LockOption lock = true)
       : Array(std::span<const T>(values.begin(), values.size()), std::move(lock)) {}
-  explicit Array(std::span<const T> values, LockOption lock = true)
-      : elements_(values.size()), lock_(detail::make_lock(std::move(lock))) {
+  explicit Array(std::span<const T> values, LockOption lock = true) : Base(values.size(), std::move(lock)) {
     if (!values.empty()) std::memcpy(elements_.data(), values.data(), values.size_bytes());
   }
-  Array() : Array(std::size_t{0}) {}
+  Array() : Array(0LL) {}
+  /// An empty handle that load() attaches to an existing array and its lock (see
+  /// pickle::for_loading).
+  explicit Array(pickle::for_loading_t tag) noexcept : Base(tag) {}
 
   Item operator[](std::size_t i) const {
     check(i);
@@ -317,70 +340,36 @@ class Array {
   }
   T get(std::size_t i) const {
     check(i);
-    Held held(lock_);
+    Held held(*this);
     return elements_.data()[i];
   }
   void set(std::size_t i, const T& v) const {
     check(i);
-    Held held(lock_);
+    Held held(*this);
     elements_.data()[i] = v;
   }
   std::size_t size() const noexcept { return elements_.size(); }
   /// A copy of every element, under the lock (Python's a[:]).
   std::vector<T> list() const {
-    Held held(lock_);
+    Held held(*this);
     return std::vector<T>(elements_.data(), elements_.data() + elements_.size());
   }
   /// Overwrites every element, under the lock (Python's a[:] = values); ValueError
   /// when the sizes differ.
   void assign(std::span<const T> values) const {
     if (values.size() != size()) throw ValueError("can only assign a sequence of the same size");
-    Held held(lock_);
+    Held held(*this);
     if (!values.empty()) std::memcpy(elements_.data(), values.data(), values.size_bytes());
-  }
-  AnyLock& get_lock() {
-    if (!lock_) throw RuntimeError("this Array was made with lock=false: it has no get_lock()");
-    return *lock_;
   }
   std::span<T> get_obj() const noexcept { return {elements_.data(), elements_.size()}; }
 
-  // The lock's own calls (Python's synchronised wrappers have acquire/release too).
-  bool acquire() PYCONC_NO_THREAD_SAFETY_ANALYSIS { return get_lock().acquire(); }
-  bool acquire(bool block) PYCONC_NO_THREAD_SAFETY_ANALYSIS { return get_lock().acquire(block); }
-  bool acquire(bool block, Seconds timeout) PYCONC_NO_THREAD_SAFETY_ANALYSIS {
-    return get_lock().acquire(block, timeout);
-  }
-  void release() PYCONC_NO_THREAD_SAFETY_ANALYSIS { get_lock().release(); }
-  void lock() PYCONC_NO_THREAD_SAFETY_ANALYSIS { get_lock().acquire(); }
-  void unlock() PYCONC_NO_THREAD_SAFETY_ANALYSIS { get_lock().release(); }
-  bool try_lock() PYCONC_NO_THREAD_SAFETY_ANALYSIS { return get_lock().acquire(false); }
-
-  template <class Archive>
-  void save(Archive& archive) const {
-    bool has_lock = lock_.has_value();
-    archive(elements_, has_lock);
-    if (has_lock) archive(*lock_);
-  }
-  template <class Archive>
-  void load(Archive& archive) {
-    bool has_lock = false;
-    archive(elements_, has_lock);
-    if (has_lock) {
-      AnyLock lock;
-      archive(lock);
-      lock_ = std::move(lock);
-    } else {
-      lock_.reset();
-    }
-  }
+  // get_lock(), acquire(...), release(), lock(), unlock(), try_lock*(), pickling:
+  // detail::Synchronized.
 
  private:
-  using Held = typename Value<T>::Held;
   void check(std::size_t i) const {
     if (i >= size()) throw IndexError("array index out of range");
   }
-  detail::SharedElements<T> elements_;
-  std::optional<AnyLock> lock_;
 };
 
 }  // namespace pyconc::multiprocessing

@@ -56,6 +56,7 @@
 #include <cereal/cereal.hpp>
 
 #include "pyconc/errors.hpp"
+#include "pyconc/pickle/for_loading.hpp"
 #include "pyconc/pickle/traits.hpp"
 
 namespace pyconc::pickle {
@@ -362,7 +363,7 @@ void decode(Source& s, T& value) {
       value.clear();
       if constexpr (is_spec_v<T, std::vector>) value.reserve(n);  // paid for: no regrowth
       for (std::size_t i = 0; i < n; ++i) {
-        E& e = value.emplace_back();
+        E& e = emplace_blank_back(value);
         decode_element<E>(s, [&] { decode(s, e); });
       }
     }
@@ -381,8 +382,8 @@ void decode(Source& s, T& value) {
       s.budget().template charge<element_cost<T>()>(n);
       if constexpr (requires { value.reserve(n); }) value.reserve(n);
       for (std::size_t i = 0; i < n; ++i) {
-        K key{};
-        V mapped{};
+        K key = make_blank<K>();
+        V mapped = make_blank<V>();
         decode_element<K, V>(s, [&] {
           decode(s, key);
           decode(s, mapped);
@@ -396,7 +397,7 @@ void decode(Source& s, T& value) {
       s.budget().template charge<element_cost<T>()>(n);
       if constexpr (requires { value.reserve(n); }) value.reserve(n);
       for (std::size_t i = 0; i < n; ++i) {
-        K key{};
+        K key = make_blank<K>();
         decode_element<K>(s, [&] { decode(s, key); });
         std::size_t before = value.size();
         value.emplace_hint(value.end(), std::move(key));
@@ -408,13 +409,13 @@ void decode(Source& s, T& value) {
     s.get(&flag, 1);
     if (flag > 1) raise_invalid("optional flag", flag);
     if (flag == 0) value.reset();
-    else decode(s, value.emplace());
+    else decode(s, emplace_blank(value));
   } else if constexpr (k == Kind::Variant) {
     std::uint8_t index;
     s.get(&index, 1);
     if (index >= std::variant_size_v<T>) raise_invalid("variant index", index);
     [&]<std::size_t... I>(std::index_sequence<I...>) {
-      (void)((index == I ? (decode(s, value.template emplace<I>()), true) : false) || ...);
+      (void)((index == I ? (decode(s, emplace_blank<I>(value)), true) : false) || ...);
     }(std::make_index_sequence<std::variant_size_v<T>>{});
   } else if constexpr (k == Kind::Tuple) {
     std::apply([&](auto&... member) { (decode(s, member), ...); }, value);

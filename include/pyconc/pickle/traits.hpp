@@ -27,6 +27,8 @@
 
 #include <cereal/cereal.hpp>
 
+#include "pyconc/pickle/for_loading.hpp"
+
 namespace pyconc::pickle {
 
 class OutputArchive;
@@ -181,7 +183,7 @@ template <class T>
 constexpr bool picklable() {
   constexpr Kind k = kind_v<T>;
   if constexpr (k == Kind::None) return false;
-  else if constexpr (!std::is_default_constructible_v<T> || !std::is_move_constructible_v<T>) return false;
+  else if constexpr (!blank_constructible_v<T> || !std::is_move_constructible_v<T>) return false;
   else if constexpr (k == Kind::String) return is_raw<typename T::value_type>();
   else if constexpr (k == Kind::Sequence || k == Kind::Array || k == Kind::Optional) return picklable<typename T::value_type>();
   else if constexpr (k == Kind::Associative) {

@@ -30,10 +30,6 @@
 
 namespace pyconc::detail {
 
-/// Python's queue timeout rules: None waits forever, a negative timeout is a ValueError;
-/// a timeout too large for the clock waits forever.
-Deadline queue_deadline(std::optional<Seconds> timeout);
-
 template <class T, class Store>
 class BasicQueue {
  public:
@@ -53,7 +49,7 @@ class BasicQueue {
     // never waits, so it never looks at the timeout.
     if (block && maxsize_ > 0) {
       if (store_.closed()) throw queue::ShutDown("put to a queue that is shut down");
-      put_until(item, queue_deadline(timeout), true);
+      put_until(item, deadline_for(TimeoutRule::queue, true, timeout), true);
     } else {
       put_until(item, Deadline::never(), block);
     }
@@ -71,7 +67,7 @@ class BasicQueue {
     if (!block) return get_until(Deadline::never(), false);
     // Python's order of checks: shut down and empty first, then the timeout.
     if (store_.closed() && store_.size() == 0) throw queue::ShutDown("get from a queue that is shut down and empty");
-    return get_until(queue_deadline(timeout), true);
+    return get_until(deadline_for(TimeoutRule::queue, true, timeout), true);
   }
   T get(Seconds timeout) { return get(true, timeout); }
   /// get(false).

@@ -9,6 +9,7 @@
 #include <type_traits>
 
 #include "pyconc/detail/annotations.hpp"
+#include "pyconc/threading/detail/wait_for.hpp"
 #include "pyconc/threading/lock.hpp"
 #include "pyconc/threading/rlock.hpp"
 
@@ -80,24 +81,12 @@ class PYCONC_CAPABILITY("mutex") Condition {
   /// Waits until `predicate()` is truthy; returns its last value.
   template <class Predicate>
   auto wait_for(Predicate predicate) -> decltype(predicate()) {
-    auto result = predicate();
-    while (!result) {
-      wait();
-      result = predicate();
-    }
-    return result;
+    return detail::condition_wait_for(*this, predicate, detail::Deadline::never());
   }
   /// Waits until `predicate()` is truthy or `timeout` passed; returns its last value.
   template <class Predicate>
   auto wait_for(Predicate predicate, Seconds timeout) -> decltype(predicate()) {
-    detail::Deadline deadline = detail::optional_deadline(timeout);
-    auto result = predicate();
-    while (!result) {
-      if (deadline.expired()) break;
-      wait_until(deadline);
-      result = predicate();
-    }
-    return result;
+    return detail::condition_wait_for(*this, predicate, detail::optional_deadline(timeout));
   }
 
   /// Wakes up to `n` waiters; none when n <= 0, as Python. RuntimeError if the lock is

@@ -15,13 +15,15 @@ inline constexpr Seconds TIMEOUT_MAX{9223372036.0};
 
 namespace pyconc::detail {
 
-/// Python's argument rules for Lock/RLock.acquire(blocking, timeout) (timeout -1 =
-/// forever; other negatives, or a timeout with blocking=false, raise ValueError; above
-/// TIMEOUT_MAX raises OverflowError). Returns the deadline to wait for.
-Deadline lock_deadline(bool blocking, std::optional<Seconds> timeout);
+/// Python's argument rules for Lock/RLock.acquire(blocking, timeout): see
+/// TimeoutRule::threading_lock.
+inline Deadline lock_deadline(bool blocking, std::optional<Seconds> timeout) {
+  return deadline_for(TimeoutRule::threading_lock, blocking, timeout);
+}
 
-/// Deadline for a Python `timeout=None`-style argument: nullopt waits forever, a
-/// negative or zero timeout does not wait. Above TIMEOUT_MAX raises OverflowError.
-Deadline optional_deadline(std::optional<Seconds> timeout);
+/// Deadline for a Python `timeout=None`-style argument: see TimeoutRule::threading_wait.
+inline Deadline optional_deadline(std::optional<Seconds> timeout) {
+  return deadline_for(TimeoutRule::threading_wait, true, timeout);
+}
 
 }  // namespace pyconc::detail

@@ -153,7 +153,7 @@ template <class T, auto M>
 void invoke_op(void* object, std::span<const std::byte> in, Bytes& out) {
   using Tr = fn_traits<decltype(M)>;
   using Args = typename Tr::Args;
-  Args args{};
+  Args args = pyconc::pickle::detail::make_blank<Args>();
   if constexpr (std::tuple_size_v<Args> > 0) args = pyconc::pickle::loads<Args>(in);
   auto& obj = *static_cast<T*>(object);
   constexpr auto seq = std::make_index_sequence<std::tuple_size_v<Args>>();

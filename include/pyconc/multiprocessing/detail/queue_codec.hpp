@@ -102,7 +102,7 @@ struct ItemCodec {
           throw ValueError("multiprocessing queue: item is not of the requested type (size mismatch)");
         return std::move(value_);
       } else {
-        T value{};
+        T value = pyconc::pickle::detail::make_blank<T>();  // a handle attaches, creates nothing
         pyconc::pickle::load_from(std::span<const std::byte>(queue_scratch().data(), size_), value);
         return value;
       }

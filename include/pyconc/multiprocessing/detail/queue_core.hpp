@@ -61,6 +61,9 @@ class QueueCore {
  public:
   enum class Kind : std::uint32_t { queue = 1, joinable = 2, simple = 3 };
 
+  /// No queue: only to be assigned (an empty handle that load() fills).
+  QueueCore() = default;
+
   /// A new queue. `maxsize <= 0`: no item limit. `buffer_bytes` is rounded up to a power
   /// of two (at least 4 KiB, at most 1 GiB); ValueError beyond.
   static QueueCore create(Kind kind, long long maxsize, std::size_t buffer_bytes);
@@ -97,6 +100,9 @@ class QueueCore {
   /// as a call after close() does.
   void close() noexcept;
 
+  /// Whether both are the same queue.
+  bool operator==(const QueueCore& other) const noexcept { return segment_ == other.segment_; }
+
   /// Test hook: the ring's bytes and size (to scribble corruption into).
   std::byte* ring_for_testing() const noexcept { return ring_; }
 
@@ -117,9 +123,9 @@ class QueueCore {
   auto or_closed(Ready ready) const;
 
   std::shared_ptr<SharedSegment> segment_;
-  QueueHeader* h_;
-  std::byte* ring_;
-  std::uint64_t mask_;
+  QueueHeader* h_ = nullptr;
+  std::byte* ring_ = nullptr;
+  std::uint64_t mask_ = 0;
   std::shared_ptr<std::atomic<bool>> closed_;
 };
 
