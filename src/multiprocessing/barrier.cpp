@@ -143,7 +143,7 @@ std::size_t Barrier::wait_for(std::optional<Seconds> timeout) {
   while (s.state == BState::draining || s.state == BState::resetting) wait_change(s, pids, Deadline::never());
   if (s.state == BState::broken) throw BrokenBarrierError("barrier is broken");
   // As Python's, the timeout counts from here.
-  const Deadline deadline = pyconc::detail::deadline_for(pyconc::detail::TimeoutRule::threading_wait, true, timeout);
+  const Deadline deadline = pyconc::detail::deadline_for(pyconc::detail::TimeoutRule::threading_wait, timeout);
   const std::uint32_t index = s.count++;
   pids[index] = detail::self_pid();
   auto leave = [&] {

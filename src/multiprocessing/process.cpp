@@ -117,7 +117,7 @@ void Process::join() {
 bool Process::join(Seconds timeout) {
   ProcessState& st = state_ref();
   check_joinable(st);
-  return detail::wait_state(st, pyconc::detail::optional_deadline(timeout));
+  return detail::wait_state(st, pyconc::detail::deadline_for(pyconc::detail::TimeoutRule::threading_wait, timeout));
 }
 
 bool Process::is_alive() const {

@@ -32,7 +32,7 @@ std::size_t Barrier::wait_for(std::optional<Seconds> timeout) {
   enter();
   // As Python's, the timeout counts from here: waiting for the previous cycle to drain
   // does not use it up.
-  const detail::Deadline deadline = detail::optional_deadline(timeout);
+  const detail::Deadline deadline = detail::deadline_for(detail::TimeoutRule::threading_wait, timeout);
   std::size_t index = count_++;
   try {
     if (index + 1 == parties_) release_all();

@@ -50,11 +50,13 @@ bool Condition::acquire(bool blocking) {
   return acquire_until(blocking ? detail::Deadline::never() : detail::Deadline::after(Seconds(0)));
 }
 bool Condition::acquire(bool blocking, Seconds timeout) {
-  return acquire_until(detail::lock_deadline(blocking, timeout));
+  return acquire_until(detail::deadline_for(detail::TimeoutRule::threading_lock, blocking, timeout));
 }
 void Condition::release() { ops_->release(lock_); }
 
-bool Condition::wait(Seconds timeout) { return wait_until(detail::optional_deadline(timeout)); }
+bool Condition::wait(Seconds timeout) {
+  return wait_until(detail::deadline_for(detail::TimeoutRule::threading_wait, timeout));
+}
 
 bool Condition::wait_until(const detail::Deadline& deadline) {
   if (!ops_->is_owned(lock_)) throw RuntimeError("cannot wait on un-acquired lock");

@@ -19,7 +19,7 @@ void Event::clear() {
 bool Event::wait(Seconds timeout) {
   // As Python's, a set flag returns at once, before the timeout is looked at.
   if (is_set()) return true;
-  return wait_until(detail::optional_deadline(timeout));
+  return wait_until(detail::deadline_for(detail::TimeoutRule::threading_wait, timeout));
 }
 
 bool Event::wait_until(const detail::Deadline& deadline) {

@@ -5,7 +5,7 @@
 namespace pyconc::threading {
 
 bool Lock::acquire(bool blocking, Seconds timeout) {
-  detail::Deadline deadline = detail::lock_deadline(blocking, timeout);
+  detail::Deadline deadline = detail::deadline_for(detail::TimeoutRule::threading_lock, blocking, timeout);
   return acquire_until(deadline);
 }
 

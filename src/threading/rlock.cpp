@@ -27,7 +27,7 @@ bool RLock::acquire(bool blocking) {
 }
 
 bool RLock::acquire(bool blocking, Seconds timeout) {
-  return acquire_until(detail::lock_deadline(blocking, timeout));
+  return acquire_until(detail::deadline_for(detail::TimeoutRule::threading_lock, blocking, timeout));
 }
 
 void RLock::release() {

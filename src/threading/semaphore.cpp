@@ -36,7 +36,7 @@ bool Semaphore::acquire(bool blocking, Seconds timeout) {
   if (!blocking) throw ValueError("can't specify timeout for non-blocking acquire");
   // As Python's, the timeout is only looked at when the call has to wait.
   if (try_take()) return true;
-  return acquire_until(detail::optional_deadline(timeout));
+  return acquire_until(detail::deadline_for(detail::TimeoutRule::threading_wait, timeout));
 }
 
 bool Semaphore::acquire_until(const detail::Deadline& deadline) {

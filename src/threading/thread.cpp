@@ -346,7 +346,7 @@ bool Thread::join(Seconds timeout) {
   if (!st.started.load()) throw RuntimeError("cannot join thread before it is started");
   if (*this == current_thread()) throw RuntimeError("cannot join current thread");
   if (st.kind == Kind::dummy) throw RuntimeError("cannot join a dummy thread");
-  wait_done(st, detail::optional_deadline(timeout));
+  wait_done(st, detail::deadline_for(detail::TimeoutRule::threading_wait, timeout));
   return !is_alive();
 }
 

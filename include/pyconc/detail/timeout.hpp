@@ -84,6 +84,10 @@ enum class TimeoutRule {
 
 /// The deadline for (block, timeout) under `rule`, or the rule's exception.
 Deadline deadline_for(TimeoutRule rule, bool block, std::optional<Seconds> timeout);
+/// The same for a call that blocks (the rules that look at `block` see true).
+inline Deadline deadline_for(TimeoutRule rule, std::optional<Seconds> timeout) {
+  return deadline_for(rule, true, timeout);
+}
 
 }  // namespace detail
 }  // namespace pyconc

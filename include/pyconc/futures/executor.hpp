@@ -153,7 +153,8 @@ class Executor {
     using R = detail::call_result_t<F&, std::ranges::range_reference_t<Ranges>...>;
     if (options.chunksize < 1) throw ValueError("chunksize must be >= 1.");
     std::optional<pyconc::detail::Deadline> deadline;
-    if (options.timeout) deadline = pyconc::detail::optional_deadline(*options.timeout);
+    if (options.timeout)
+      deadline = pyconc::detail::deadline_for(pyconc::detail::TimeoutRule::threading_wait, *options.timeout);
     FutureList<R> futures;
     auto its = std::make_tuple(std::ranges::begin(ranges)...);
     auto ends = std::make_tuple(std::ranges::end(ranges)...);

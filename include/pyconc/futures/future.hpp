@@ -85,13 +85,16 @@ class Future {
   /// The call's result, waiting at most `timeout` (then TimeoutError).
   decltype(auto) result(Seconds timeout) const {
     // As Python's, the timeout is only looked at when the call has to wait.
-    return result_until(state_->done() ? pyconc::detail::Deadline::never() : pyconc::detail::optional_deadline(timeout));
+    using pyconc::detail::Deadline, pyconc::detail::TimeoutRule;
+    return result_until(state_->done() ? Deadline::never()
+                                       : pyconc::detail::deadline_for(TimeoutRule::threading_wait, timeout));
   }
   /// The call's exception (null if it returned), waiting as long as needed.
   std::exception_ptr exception() const { return state_->exception(pyconc::detail::Deadline::never()); }
   std::exception_ptr exception(Seconds timeout) const {
-    return state_->exception(state_->done() ? pyconc::detail::Deadline::never()
-                                            : pyconc::detail::optional_deadline(timeout));
+    using pyconc::detail::Deadline, pyconc::detail::TimeoutRule;
+    return state_->exception(state_->done() ? Deadline::never()
+                                            : pyconc::detail::deadline_for(TimeoutRule::threading_wait, timeout));
   }
 
   /// Calls `fn(future)` when the future is done (at once if it is).

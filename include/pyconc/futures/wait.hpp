@@ -55,7 +55,8 @@ DoneAndNotDone<future_range_t<R>> wait(R&& fs, ReturnWhen return_when = ALL_COMP
 }
 template <FutureRange R>
 DoneAndNotDone<future_range_t<R>> wait(R&& fs, Seconds timeout, ReturnWhen return_when = ALL_COMPLETED) {
-  return detail::wait_impl(detail::future_vector(fs), pyconc::detail::optional_deadline(timeout), return_when);
+  auto deadline = pyconc::detail::deadline_for(pyconc::detail::TimeoutRule::threading_wait, timeout);
+  return detail::wait_impl(detail::future_vector(fs), deadline, return_when);
 }
 
 /// The futures of `fs` in the order they complete (Python's as_completed): a range that
@@ -138,7 +139,8 @@ AsCompleted<future_range_t<R>> as_completed(R&& fs) {
 }
 template <FutureRange R>
 AsCompleted<future_range_t<R>> as_completed(R&& fs, Seconds timeout) {
-  return AsCompleted<future_range_t<R>>(detail::future_vector(fs), pyconc::detail::optional_deadline(timeout));
+  auto deadline = pyconc::detail::deadline_for(pyconc::detail::TimeoutRule::threading_wait, timeout);
+  return AsCompleted<future_range_t<R>>(detail::future_vector(fs), deadline);
 }
 
 }  // namespace pyconc::futures

@@ -49,7 +49,7 @@ class BasicQueue {
     // never waits, so it never looks at the timeout.
     if (block && maxsize_ > 0) {
       if (store_.closed()) throw queue::ShutDown("put to a queue that is shut down");
-      put_until(item, deadline_for(TimeoutRule::queue, true, timeout), true);
+      put_until(item, deadline_for(TimeoutRule::queue, timeout), true);
     } else {
       put_until(item, Deadline::never(), block);
     }
@@ -67,7 +67,7 @@ class BasicQueue {
     if (!block) return get_until(Deadline::never(), false);
     // Python's order of checks: shut down and empty first, then the timeout.
     if (store_.closed() && store_.size() == 0) throw queue::ShutDown("get from a queue that is shut down and empty");
-    return get_until(deadline_for(TimeoutRule::queue, true, timeout), true);
+    return get_until(deadline_for(TimeoutRule::queue, timeout), true);
   }
   T get(Seconds timeout) { return get(true, timeout); }
   /// get(false).

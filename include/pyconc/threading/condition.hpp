@@ -86,7 +86,8 @@ class PYCONC_CAPABILITY("mutex") Condition {
   /// Waits until `predicate()` is truthy or `timeout` passed; returns its last value.
   template <class Predicate>
   auto wait_for(Predicate predicate, Seconds timeout) -> decltype(predicate()) {
-    return detail::condition_wait_for(*this, predicate, detail::optional_deadline(timeout));
+    auto deadline = detail::deadline_for(detail::TimeoutRule::threading_wait, timeout);
+    return detail::condition_wait_for(*this, predicate, deadline);
   }
 
   /// Wakes up to `n` waiters; none when n <= 0, as Python. RuntimeError if the lock is

@@ -1,4 +1,5 @@
-// threading's timeout constants and Python's rules for lock timeouts.
+// threading's timeout constant (the rules that turn a timeout into a deadline are
+// detail::deadline_for's, in pyconc/detail/timeout.hpp).
 #pragma once
 
 #include <optional>
@@ -12,18 +13,3 @@ namespace pyconc::threading {
 inline constexpr Seconds TIMEOUT_MAX{9223372036.0};
 
 }  // namespace pyconc::threading
-
-namespace pyconc::detail {
-
-/// Python's argument rules for Lock/RLock.acquire(blocking, timeout): see
-/// TimeoutRule::threading_lock.
-inline Deadline lock_deadline(bool blocking, std::optional<Seconds> timeout) {
-  return deadline_for(TimeoutRule::threading_lock, blocking, timeout);
-}
-
-/// Deadline for a Python `timeout=None`-style argument: see TimeoutRule::threading_wait.
-inline Deadline optional_deadline(std::optional<Seconds> timeout) {
-  return deadline_for(TimeoutRule::threading_wait, true, timeout);
-}
-
-}  // namespace pyconc::detail
