@@ -16,12 +16,15 @@
 #include <mutex>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
 
 #include "mp_support.hpp"
 #include "pyconc/multiprocessing/condition.hpp"
+#include "pyconc/multiprocessing/context.hpp"
+#include "pyconc/multiprocessing/process.hpp"
 #include "pyconc/multiprocessing/queues.hpp"
 #include "pyconc/multiprocessing/rlock.hpp"
 #include "pyconc/multiprocessing/sharedctypes.hpp"
@@ -129,6 +132,54 @@ TEST(HandleSegmentsQueue, AHandleTakenOutOfAQueueAttaches) {
   EXPECT_TRUE(lock2 == lock);
   EXPECT_EQ(value2.value(), 7);
   EXPECT_TRUE(created.take().empty());
+}
+
+// A Process subclass whose members are handles: the child loads them into a blank built
+// from pickle::for_loading, so it attaches to the parent's lock and value.
+class Counter : public mp::Process {
+ public:
+  Counter() = default;
+  explicit Counter(pyconc::pickle::for_loading_t tag) : lock_(tag), total_(tag) {}
+  Counter(mp::Lock lock, mp::Value<int> total) : lock_(std::move(lock)), total_(std::move(total)) {}
+  void run() override {
+    std::scoped_lock with(lock_);
+    total_.set_value(total_.value() + 1);
+  }
+  template <class Archive>
+  void serialize(Archive& archive) {
+    archive(lock_, total_);
+  }
+
+ private:
+  mp::Lock lock_;
+  mp::Value<int> total_;
+};
+
+}  // namespace
+PYCONC_REGISTER_PROCESS(Counter);
+namespace {
+
+TEST_P(HandleSegments, ASubclassWithHandleMembersAttaches) {
+  mp::Context ctx = mp::get_context(GetParam());
+  {
+    Counter warm(mp::Lock(), mp::Value<int>(0));
+    ctx.bind(warm);
+    warm.start();
+    warm.join();
+  }
+  ShmCreations created;
+  mp::Lock lock;
+  mp::Value<int> total(0, false);
+  EXPECT_EQ(created.take().size(), 2u) << "the lock and the int";
+  Counter p(lock, total);
+  ctx.bind(p);
+  p.start();
+  p.join();
+  EXPECT_EQ(p.exitcode(), 0);
+  EXPECT_EQ(total.value(), 1);
+  const std::vector<std::string> more = created.take();
+  EXPECT_TRUE(more.empty()) << "a " << GetParam() << " child of a Process subclass created " << more.size()
+                            << " segments";
 }
 
 INSTANTIATE_TEST_SUITE_P(Methods, HandleSegments, ::testing::ValuesIn(pyconc_test::start_methods()),

@@ -181,9 +181,12 @@ class Process {
 #define PYCONC_PROCESS_CONCAT_(a, b) a##b
 #define PYCONC_PROCESS_CONCAT(a, b) PYCONC_PROCESS_CONCAT_(a, b)
 /// Makes a Process subclass startable under spawn and forkserver (write it at namespace
-/// scope, after the class). The child default-constructs the object and, when the class
-/// has a cereal serialize()/save()/load(), loads the members the parent saved, then calls
-/// run(). Under fork no registration is needed.
+/// scope, after the class). The child builds the object once: when the class has a
+/// cereal serialize()/save()/load(), it loads the members the parent saved into a blank
+/// (built from `pickle::for_loading` if the class has such a constructor, else default-
+/// constructed: give it one when its members are handles, so that the child attaches to
+/// the parent's objects without creating its own first); otherwise it default-constructs
+/// it. Then it calls run(). Under fork no registration is needed.
 #define PYCONC_REGISTER_PROCESS(T)                                                   \
   [[maybe_unused]] static const bool PYCONC_PROCESS_CONCAT(pyconc_registered_process_, \
                                                            __COUNTER__) =           \

@@ -22,10 +22,18 @@ void register_process_subclass(const std::type_info& type, ChildEntry entry, Sub
 /// In a spawned child: `p` becomes another handle to current_process().
 void adopt_current_process(Process& p);
 
+// The object is made once: loaded from the payload when T pickles (from a blank, so a T
+// constructible from pickle::for_loading creates no shared object only to replace it),
+// else default-constructed.
+template <class T>
+T make_subclass_object(std::span<const std::byte> payload) {
+  if constexpr (picklable_v<T>) return pyconc::pickle::loads<T>(payload);
+  else return T();
+}
+
 template <class T>
 void subclass_main(std::span<const std::byte> payload, void (*loaded)()) {
-  T object;
-  if constexpr (picklable_v<T>) object = pyconc::pickle::loads<T>(payload);
+  T object = make_subclass_object<T>(payload);
   adopt_current_process(object);
   loaded();
   object.run();
@@ -42,10 +50,11 @@ std::vector<std::byte> pickle_subclass(const Process& p) {
 template <class T>
 bool register_process_type() {
   static_assert(std::is_base_of_v<Process, T>, "PYCONC_REGISTER_PROCESS(T): T must derive from multiprocessing::Process");
-  static_assert(std::is_default_constructible_v<T> && std::is_move_assignable_v<T>,
-                "PYCONC_REGISTER_PROCESS(T): the spawn child builds a T with its default constructor "
-                "(then loads its members when T has a cereal serialize()): T must be "
-                "default-constructible and move-assignable");
+  static_assert(std::is_move_constructible_v<T> &&
+                    (std::is_default_constructible_v<T> || std::is_constructible_v<T, pickle::for_loading_t>),
+                "PYCONC_REGISTER_PROCESS(T): the spawn child builds a T with its default constructor, or "
+                "from pickle::for_loading when T has that constructor (then loads its members when T has a "
+                "cereal serialize()): T must be move-constructible and one of the two");
   register_process_subclass(typeid(T), &subclass_main<T>, &pickle_subclass<T>);
   return true;
 }
