@@ -77,7 +77,12 @@ auto under(threading::Condition& cv, F f) {
   return f();
 }
 
-// The kinds every typed Condition test runs over, and their names in test output.
+// The typed fixture of the Condition tests, the kinds it runs over (each file says
+// TYPED_TEST_SUITE(ConditionTest, ConditionKinds, KindNames)), and their names in test
+// output.
+template <class Kind>
+class ConditionTest : public ::testing::Test {};
+
 using ConditionKinds = ::testing::Types<DefaultKind, LockKind, RLockKind, DuckKind>;
 
 class KindNames {

@@ -28,15 +28,16 @@
 
 namespace threading = pyconc::threading;
 using namespace std::chrono_literals;
-using pyconc_test::Clock;
-using pyconc_test::kPrompt;
-using pyconc_test::seconds_since;
 using pyconc_test::acquirable_elsewhere;
+using pyconc_test::Clock;
 using pyconc_test::ConditionKinds;
-using pyconc_test::KindNames;
-using pyconc_test::DuckLock;
+using pyconc_test::ConditionTest;
 using pyconc_test::DefaultKind;
+using pyconc_test::DuckLock;
+using pyconc_test::KindNames;
+using pyconc_test::kPrompt;
 using pyconc_test::RLockKind;
+using pyconc_test::seconds_since;
 
 static_assert(!std::is_copy_constructible_v<threading::Condition>);
 static_assert(!std::is_move_constructible_v<threading::Condition>);
@@ -46,9 +47,6 @@ static_assert(threading::ConditionLock<threading::RLock>);
 static_assert(!threading::ConditionLock<int>);
 
 namespace {
-
-template <class Kind>
-class ConditionTest : public ::testing::Test {};
 
 TYPED_TEST_SUITE(ConditionTest, ConditionKinds, KindNames);
 

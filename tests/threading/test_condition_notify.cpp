@@ -28,17 +28,15 @@
 namespace threading = pyconc::threading;
 using namespace std::chrono_literals;
 using pyconc_test::Clock;
+using pyconc_test::ConditionKinds;
+using pyconc_test::ConditionTest;
 using pyconc_test::eventually;
+using pyconc_test::KindNames;
 using pyconc_test::kPrompt;
 using pyconc_test::seconds_since;
 using pyconc_test::under;
-using pyconc_test::ConditionKinds;
-using pyconc_test::KindNames;
 
 namespace {
-
-template <class Kind>
-class ConditionTest : public ::testing::Test {};
 
 TYPED_TEST_SUITE(ConditionTest, ConditionKinds, KindNames);
 
