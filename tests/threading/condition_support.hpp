@@ -8,10 +8,11 @@
 #include <atomic>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <type_traits>
 
 #include <pyconc/threading.hpp>
+
+#include "threading/lock_support.hpp"
 
 // DuckLock takes and releases its inner lock in separate calls, and the helpers hold a
 // condition's lock across lambdas: clang's static lock analysis cannot follow that, so it
@@ -57,18 +58,6 @@ struct DuckKind {
   DuckLock lock;
   threading::Condition cv{lock};
 };
-
-/// Runs `acquire(false)` on the condition's lock in another thread (releasing it there
-/// if it got it): whether the lock is free.
-inline bool acquirable_elsewhere(threading::Condition& cv) {
-  bool got = false;
-  std::thread t([&] {
-    got = cv.acquire(false);
-    if (got) cv.release();
-  });
-  t.join();
-  return got;
-}
 
 /// Runs `f` holding the condition's lock; returns what it returns.
 template <class F>

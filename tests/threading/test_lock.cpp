@@ -19,6 +19,7 @@
 #include <pyconc/threading.hpp>
 
 #include "support.hpp"
+#include "threading/lock_support.hpp"
 
 // These tests deliberately acquire in one thread and release in another, release
 // unlocked locks and hand locks across lambdas: clang's static lock analysis cannot
@@ -29,24 +30,15 @@
 
 namespace threading = pyconc::threading;
 using namespace std::chrono_literals;
+using pyconc_test::acquirable_elsewhere;
 using pyconc_test::Clock;
 using pyconc_test::asleep_in_futex;
 using pyconc_test::eventually;
 using pyconc_test::kPrompt;
+using pyconc_test::ping_pong;
 using pyconc_test::seconds_since;
 
 namespace {
-
-/// Runs `acquire(false)` on `lock` in another thread; releases it there if it got it.
-bool acquirable_elsewhere(threading::Lock& lock) {
-  bool got = false;
-  std::thread t([&] {
-    got = lock.acquire(false);
-    if (got) lock.release();
-  });
-  t.join();
-  return got;
-}
 
 }  // namespace
 
@@ -447,29 +439,7 @@ TEST(Lock, StressPingPongReleasedByTheOtherThread) {
   threading::Lock ping, pong;
   ping.acquire();
   pong.acquire();
-  long shared = 0;
-  std::atomic<int> failures{0};
-  std::thread other([&] {
-    for (int n = 0; n < kRounds; ++n) {
-      if (!ping.acquire(true, 30s)) {
-        failures.fetch_add(1);
-        return;
-      }
-      shared += 1;      // published by pong.release()
-      pong.release();
-    }
-  });
-  for (int n = 0; n < kRounds; ++n) {
-    ping.release();
-    if (!pong.acquire(true, 30s)) {
-      failures.fetch_add(1);
-      break;
-    }
-    EXPECT_EQ(shared, n + 1);
-  }
-  other.join();
-  EXPECT_EQ(failures.load(), 0);
-  EXPECT_EQ(shared, kRounds);
+  ping_pong(ping, pong, kRounds);
   EXPECT_TRUE(ping.locked());  // the other thread's last acquire
   EXPECT_TRUE(pong.locked());  // ours
   ping.release();

@@ -19,6 +19,7 @@
 #include <pyconc/threading.hpp>
 
 #include "support.hpp"
+#include "threading/lock_support.hpp"
 
 // These tests deliberately release from the wrong thread, release too often and acquire
 // in one lambda what another releases: clang's static lock analysis cannot follow that,
@@ -29,24 +30,15 @@
 
 namespace threading = pyconc::threading;
 using namespace std::chrono_literals;
+using pyconc_test::acquirable_elsewhere;
 using pyconc_test::Clock;
 using pyconc_test::asleep_in_futex;
 using pyconc_test::eventually;
+using pyconc_test::expect_times_out_after_50ms;
 using pyconc_test::kPrompt;
 using pyconc_test::seconds_since;
 
 namespace {
-
-/// Runs `acquire(false)` on `lock` in another thread; releases it there if it got it.
-bool acquirable_elsewhere(threading::RLock& lock) {
-  bool got = false;
-  std::thread t([&] {
-    got = lock.acquire(false);
-    if (got) lock.release();
-  });
-  t.join();
-  return got;
-}
 
 /// The message of the RuntimeError `f` throws ("" if it throws none).
 template <class F>
@@ -201,27 +193,9 @@ TEST(RLock, OtherThreadWaitsUntilEveryLevelIsReleased) {
 TEST(RLock, TimedAcquireByNonOwnerTimesOut) {
   threading::RLock lock;
   Holder holder(lock);
-  {
-    auto start = Clock::now();
-    EXPECT_FALSE(lock.acquire(true, 50ms));
-    double elapsed = seconds_since(start);
-    EXPECT_GE(elapsed, 0.045);
-    EXPECT_LT(elapsed, kPrompt);
-  }
-  {
-    auto start = Clock::now();
-    EXPECT_FALSE(lock.acquire(0.05s));
-    double elapsed = seconds_since(start);
-    EXPECT_GE(elapsed, 0.045);
-    EXPECT_LT(elapsed, kPrompt);
-  }
-  {
-    auto start = Clock::now();
-    EXPECT_FALSE(lock.try_lock_for(50ms));
-    double elapsed = seconds_since(start);
-    EXPECT_GE(elapsed, 0.045);
-    EXPECT_LT(elapsed, kPrompt);
-  }
+  expect_times_out_after_50ms([&] { return lock.acquire(true, 50ms); });
+  expect_times_out_after_50ms([&] { return lock.acquire(0.05s); });
+  expect_times_out_after_50ms([&] { return lock.try_lock_for(50ms); });
   auto start = Clock::now();
   EXPECT_FALSE(lock.acquire(false));
   EXPECT_FALSE(lock.acquire(true, 0s));

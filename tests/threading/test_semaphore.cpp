@@ -20,6 +20,7 @@
 #include <pyconc/threading.hpp>
 
 #include "support.hpp"
+#include "threading/lock_support.hpp"
 
 // A semaphore is acquired in one thread and released in another by design; clang's
 // static lock analysis cannot follow that, so it is switched off for this file.
@@ -32,7 +33,9 @@ using namespace std::chrono_literals;
 using pyconc_test::Clock;
 using pyconc_test::asleep_in_futex;
 using pyconc_test::eventually;
+using pyconc_test::expect_times_out_after_50ms;
 using pyconc_test::kPrompt;
+using pyconc_test::ping_pong;
 using pyconc_test::seconds_since;
 
 namespace {
@@ -113,27 +116,9 @@ TEST(Semaphore, TimeoutWithNonBlockingIsValueError) {
 
 TEST(Semaphore, TimedAcquireTimesOut) {
   threading::Semaphore sem(0);
-  {
-    auto start = Clock::now();
-    EXPECT_FALSE(sem.acquire(true, 50ms));
-    double elapsed = seconds_since(start);
-    EXPECT_GE(elapsed, 0.045);
-    EXPECT_LT(elapsed, kPrompt);
-  }
-  {
-    auto start = Clock::now();
-    EXPECT_FALSE(sem.acquire(0.05s));
-    double elapsed = seconds_since(start);
-    EXPECT_GE(elapsed, 0.045);
-    EXPECT_LT(elapsed, kPrompt);
-  }
-  {
-    auto start = Clock::now();
-    EXPECT_FALSE(sem.try_lock_for(50ms));
-    double elapsed = seconds_since(start);
-    EXPECT_GE(elapsed, 0.045);
-    EXPECT_LT(elapsed, kPrompt);
-  }
+  expect_times_out_after_50ms([&] { return sem.acquire(true, 50ms); });
+  expect_times_out_after_50ms([&] { return sem.acquire(0.05s); });
+  expect_times_out_after_50ms([&] { return sem.try_lock_for(50ms); });
   EXPECT_EQ(sem.value(), 0);
 }
 
@@ -502,29 +487,7 @@ TEST(Semaphore, StressTimedAcquiresRacingReleases) {
 TEST(Semaphore, StressPingPong) {
   constexpr int kRounds = 5000;
   threading::Semaphore ping(0), pong(0);
-  long shared = 0;  // handed back and forth; ThreadSanitizer checks the ordering
-  std::atomic<int> failures{0};
-  std::thread other([&] {
-    for (int n = 0; n < kRounds; ++n) {
-      if (!ping.acquire(true, 30s)) {
-        failures.fetch_add(1);
-        return;
-      }
-      ++shared;
-      pong.release();
-    }
-  });
-  for (int n = 0; n < kRounds; ++n) {
-    ping.release();
-    if (!pong.acquire(true, 30s)) {
-      failures.fetch_add(1);
-      break;
-    }
-    EXPECT_EQ(shared, n + 1);
-  }
-  other.join();
-  EXPECT_EQ(failures.load(), 0);
-  EXPECT_EQ(shared, kRounds);
+  ping_pong(ping, pong, kRounds);
   EXPECT_EQ(ping.value(), 0);
   EXPECT_EQ(pong.value(), 0);
 }
