@@ -6,7 +6,11 @@
 
 #include <atomic>
 #include <chrono>
+#include <latch>
 #include <thread>
+#include <vector>
+
+#include <pyconc/threading.hpp>
 
 #include "support.hpp"
 
@@ -73,6 +77,45 @@ void ping_pong(L& ping, L& pong, int rounds) {
   other.join();
   EXPECT_EQ(failures.load(), 0);
   EXPECT_EQ(shared, rounds);
+}
+
+/// Races `timed` threads that acquire `lock` with tiny timeouts (on a time-out, retrying
+/// with the next one) against `patient` threads that wait up to 30 s, `iterations`
+/// acquires each, all starting together; after each acquire it calls `holding()`, then
+/// releases. Returns how many patient acquires failed: a timed-out waiter that swallowed
+/// the wake-up meant for another would make one fail.
+template <class L, class F>
+int race_timed_and_patient_acquires(L& lock, int timed, int patient, int iterations, F holding) {
+  std::atomic<int> patient_failures{0};
+  std::latch start(timed + patient);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < timed; ++i) {
+    threads.emplace_back([&, i] {
+      start.arrive_and_wait();
+      const pyconc::Seconds tiny[] = {0s, 1us, 20us, 200us, 1ms};
+      for (int n = 0; n < iterations; ++n) {
+        int k = (n + i) % 5;
+        while (!lock.acquire(true, tiny[k])) k = (k + 1) % 5;
+        holding();
+        lock.release();
+      }
+    });
+  }
+  for (int i = 0; i < patient; ++i) {
+    threads.emplace_back([&] {
+      start.arrive_and_wait();
+      for (int n = 0; n < iterations; ++n) {
+        if (!lock.acquire(true, 30s)) {
+          patient_failures.fetch_add(1);
+          continue;
+        }
+        holding();
+        lock.release();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  return patient_failures.load();
 }
 
 }  // namespace pyconc_test

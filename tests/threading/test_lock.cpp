@@ -36,6 +36,7 @@ using pyconc_test::asleep_in_futex;
 using pyconc_test::eventually;
 using pyconc_test::kPrompt;
 using pyconc_test::ping_pong;
+using pyconc_test::race_timed_and_patient_acquires;
 using pyconc_test::seconds_since;
 
 namespace {
@@ -387,9 +388,6 @@ TEST(Lock, StressTimedAcquiresRacingReleases) {
   constexpr int kIterations = 2000;
   threading::Lock lock;
   long counter = 0;
-  std::atomic<long> timeouts{0};
-  std::atomic<int> patient_failures{0};
-  std::latch start(kTimed + kPatient);
   // Holds the lock a little while, so that waiters really queue up and time out.
   auto critical_section = [&] {
     auto until = Clock::now() + 20us;
@@ -397,38 +395,9 @@ TEST(Lock, StressTimedAcquiresRacingReleases) {
     }
     ++counter;
   };
-  std::vector<std::thread> threads;
-  for (int i = 0; i < kTimed; ++i) {
-    threads.emplace_back([&, i] {
-      start.arrive_and_wait();
-      const pyconc::Seconds tiny[] = {0s, 1us, 20us, 200us, 1ms};
-      for (int n = 0; n < kIterations; ++n) {
-        int k = (n + i) % 5;
-        while (!lock.acquire(true, tiny[k])) {
-          timeouts.fetch_add(1, std::memory_order_relaxed);
-          k = (k + 1) % 5;
-        }
-        critical_section();
-        lock.release();
-      }
-    });
-  }
-  for (int i = 0; i < kPatient; ++i) {
-    threads.emplace_back([&] {
-      start.arrive_and_wait();
-      for (int n = 0; n < kIterations; ++n) {
-        if (!lock.acquire(true, 30s)) {
-          patient_failures.fetch_add(1);
-          continue;
-        }
-        critical_section();
-        lock.release();
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
-  EXPECT_EQ(patient_failures.load(), 0);
-  EXPECT_EQ(counter, static_cast<long>(kTimed + kPatient) * kIterations - patient_failures.load());
+  int patient_failures = race_timed_and_patient_acquires(lock, kTimed, kPatient, kIterations, critical_section);
+  EXPECT_EQ(patient_failures, 0);
+  EXPECT_EQ(counter, static_cast<long>(kTimed + kPatient) * kIterations - patient_failures);
   EXPECT_FALSE(lock.locked());
 }
 

@@ -36,6 +36,7 @@ using pyconc_test::asleep_in_futex;
 using pyconc_test::eventually;
 using pyconc_test::expect_times_out_after_50ms;
 using pyconc_test::kPrompt;
+using pyconc_test::race_timed_and_patient_acquires;
 using pyconc_test::seconds_since;
 
 namespace {
@@ -366,8 +367,6 @@ TEST(RLock, StressTimedAcquiresRacingReleases) {
   constexpr int kIterations = 1500;
   threading::RLock lock;
   long counter = 0;
-  std::atomic<int> patient_failures{0};
-  std::latch start(kTimed + kPatient);
   auto critical_section = [&] {
     lock.acquire();  // one more level, to exercise the owner's path under contention
     auto until = Clock::now() + 20us;
@@ -376,34 +375,8 @@ TEST(RLock, StressTimedAcquiresRacingReleases) {
     ++counter;
     lock.release();
   };
-  std::vector<std::thread> threads;
-  for (int i = 0; i < kTimed; ++i) {
-    threads.emplace_back([&, i] {
-      start.arrive_and_wait();
-      const pyconc::Seconds tiny[] = {0s, 1us, 20us, 200us, 1ms};
-      for (int n = 0; n < kIterations; ++n) {
-        int k = (n + i) % 5;
-        while (!lock.acquire(true, tiny[k])) k = (k + 1) % 5;
-        critical_section();
-        lock.release();
-      }
-    });
-  }
-  for (int i = 0; i < kPatient; ++i) {
-    threads.emplace_back([&] {
-      start.arrive_and_wait();
-      for (int n = 0; n < kIterations; ++n) {
-        if (!lock.acquire(true, 30s)) {
-          patient_failures.fetch_add(1);
-          continue;
-        }
-        critical_section();
-        lock.release();
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
-  EXPECT_EQ(patient_failures.load(), 0);
-  EXPECT_EQ(counter, static_cast<long>(kTimed + kPatient) * kIterations - patient_failures.load());
+  int patient_failures = race_timed_and_patient_acquires(lock, kTimed, kPatient, kIterations, critical_section);
+  EXPECT_EQ(patient_failures, 0);
+  EXPECT_EQ(counter, static_cast<long>(kTimed + kPatient) * kIterations - patient_failures);
   EXPECT_FALSE(lock.locked());
 }

@@ -36,6 +36,7 @@ using pyconc_test::eventually;
 using pyconc_test::expect_times_out_after_50ms;
 using pyconc_test::kPrompt;
 using pyconc_test::ping_pong;
+using pyconc_test::race_timed_and_patient_acquires;
 using pyconc_test::seconds_since;
 
 namespace {
@@ -444,42 +445,15 @@ TEST(Semaphore, StressTimedAcquiresRacingReleases) {
   constexpr int kIterations = 1500;
   threading::Semaphore sem(kSlots);
   std::atomic<long> done{0};
-  std::atomic<int> patient_failures{0};
-  std::latch start(kTimed + kPatient);
   auto critical_section = [&] {
     auto until = Clock::now() + 20us;
     while (Clock::now() < until) {
     }
     done.fetch_add(1);
-    sem.release();
   };
-  std::vector<std::thread> threads;
-  for (int i = 0; i < kTimed; ++i) {
-    threads.emplace_back([&, i] {
-      start.arrive_and_wait();
-      const pyconc::Seconds tiny[] = {0s, 1us, 20us, 200us, 1ms};
-      for (int n = 0; n < kIterations; ++n) {
-        int k = (n + i) % 5;
-        while (!sem.acquire(true, tiny[k])) k = (k + 1) % 5;
-        critical_section();
-      }
-    });
-  }
-  for (int i = 0; i < kPatient; ++i) {
-    threads.emplace_back([&] {
-      start.arrive_and_wait();
-      for (int n = 0; n < kIterations; ++n) {
-        if (!sem.acquire(true, 30s)) {
-          patient_failures.fetch_add(1);
-          continue;
-        }
-        critical_section();
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
-  EXPECT_EQ(patient_failures.load(), 0);
-  long expected = static_cast<long>(kTimed + kPatient) * kIterations - patient_failures.load();
+  int patient_failures = race_timed_and_patient_acquires(sem, kTimed, kPatient, kIterations, critical_section);
+  EXPECT_EQ(patient_failures, 0);
+  long expected = static_cast<long>(kTimed + kPatient) * kIterations - patient_failures;
   EXPECT_EQ(done.load(), expected);
   EXPECT_EQ(sem.value(), kSlots);
 }
