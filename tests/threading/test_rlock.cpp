@@ -36,21 +36,11 @@ using pyconc_test::asleep_in_futex;
 using pyconc_test::eventually;
 using pyconc_test::expect_times_out_after_50ms;
 using pyconc_test::kPrompt;
+using pyconc_test::message_of;
 using pyconc_test::race_timed_and_patient_acquires;
 using pyconc_test::seconds_since;
 
 namespace {
-
-/// The message of the RuntimeError `f` throws ("" if it throws none).
-template <class F>
-std::string runtime_error_message(F f) {
-  try {
-    f();
-  } catch (const pyconc::RuntimeError& e) {
-    return e.what();
-  }
-  return "";
-}
 
 /// A thread that takes `lock` and holds it until told to let go.
 class Holder {
@@ -106,7 +96,7 @@ TEST(RLock, OwnerAcquiresRecursively) {
   lock.release();
   EXPECT_FALSE(lock.locked());
   EXPECT_TRUE(acquirable_elsewhere(lock));
-  EXPECT_EQ(runtime_error_message([&] { lock.release(); }), "cannot release un-acquired lock");
+  EXPECT_EQ(message_of<pyconc::RuntimeError>([&] { lock.release(); }), "cannot release un-acquired lock");
 }
 
 TEST(RLock, DeepRecursion) {
@@ -123,7 +113,7 @@ TEST(RLock, DeepRecursion) {
 
 TEST(RLock, ReleaseOfUnacquiredLockIsRuntimeError) {
   threading::RLock lock;
-  EXPECT_EQ(runtime_error_message([&] { lock.release(); }), "cannot release un-acquired lock");
+  EXPECT_EQ(message_of<pyconc::RuntimeError>([&] { lock.release(); }), "cannot release un-acquired lock");
   EXPECT_THROW(lock.unlock(), pyconc::RuntimeError);
   EXPECT_FALSE(lock.locked());
   EXPECT_TRUE(lock.acquire(false));  // still usable
@@ -135,7 +125,7 @@ TEST(RLock, ReleaseByNonOwnerIsRuntimeError) {
   lock.acquire();
   lock.acquire();
   std::string message;
-  std::thread([&] { message = runtime_error_message([&] { lock.release(); }); }).join();
+  std::thread([&] { message = message_of<pyconc::RuntimeError>([&] { lock.release(); }); }).join();
   EXPECT_EQ(message, "cannot release un-acquired lock");
   // Nothing changed: still held at two levels by this thread.
   EXPECT_TRUE(lock.locked());
@@ -153,7 +143,7 @@ TEST(RLock, ReleaseWhileAnotherThreadOwnsIsRuntimeError) {
   {
     Holder holder(lock);
     EXPECT_TRUE(lock.locked());
-    EXPECT_EQ(runtime_error_message([&] { lock.release(); }), "cannot release un-acquired lock");
+    EXPECT_EQ(message_of<pyconc::RuntimeError>([&] { lock.release(); }), "cannot release un-acquired lock");
     EXPECT_FALSE(lock.acquire(false));
     EXPECT_TRUE(lock.locked());
   }

@@ -35,22 +35,12 @@ using pyconc_test::asleep_in_futex;
 using pyconc_test::eventually;
 using pyconc_test::expect_times_out_after_50ms;
 using pyconc_test::kPrompt;
+using pyconc_test::message_of;
 using pyconc_test::ping_pong;
 using pyconc_test::race_timed_and_patient_acquires;
 using pyconc_test::seconds_since;
 
 namespace {
-
-/// The message of the ValueError `f` throws ("" if it throws none).
-template <class F>
-std::string value_error_message(F f) {
-  try {
-    f();
-  } catch (const pyconc::ValueError& e) {
-    return e.what();
-  }
-  return "";
-}
 
 constexpr long long kMaxCount = 4294967295LL;  // 2**32 - 1, pyconc's documented bound
 
@@ -63,8 +53,10 @@ TEST(Semaphore, NegativeInitialValueIsValueError) {
   EXPECT_THROW(threading::Semaphore(-1), pyconc::ValueError);
   EXPECT_THROW(threading::Semaphore(-100), pyconc::ValueError);
   EXPECT_THROW(threading::BoundedSemaphore(-1), pyconc::ValueError);
-  EXPECT_EQ(value_error_message([] { threading::Semaphore s(-1); }), "semaphore initial value must be >= 0");
-  EXPECT_EQ(value_error_message([] { threading::BoundedSemaphore s(-1); }), "semaphore initial value must be >= 0");
+  EXPECT_EQ(message_of<pyconc::ValueError>([] { threading::Semaphore s(-1); }),
+            "semaphore initial value must be >= 0");
+  EXPECT_EQ(message_of<pyconc::ValueError>([] { threading::BoundedSemaphore s(-1); }),
+            "semaphore initial value must be >= 0");
 }
 
 TEST(Semaphore, DefaultValueIsOne) {
@@ -272,11 +264,11 @@ TEST(Semaphore, UnboundedReleaseMayExceedTheInitialValue) {
 
 TEST(BoundedSemaphore, OverReleaseIsValueErrorAndChangesNothing) {
   threading::BoundedSemaphore sem(2);
-  EXPECT_EQ(value_error_message([&] { sem.release(); }), "Semaphore released too many times");
+  EXPECT_EQ(message_of<pyconc::ValueError>([&] { sem.release(); }), "Semaphore released too many times");
   EXPECT_EQ(sem.value(), 2);
   sem.acquire();
   EXPECT_EQ(sem.value(), 1);
-  EXPECT_EQ(value_error_message([&] { sem.release(2); }), "Semaphore released too many times");
+  EXPECT_EQ(message_of<pyconc::ValueError>([&] { sem.release(2); }), "Semaphore released too many times");
   EXPECT_EQ(sem.value(), 1);  // no partial release
   sem.release();
   EXPECT_EQ(sem.value(), 2);
