@@ -19,6 +19,7 @@
 #include <pyconc/threading.hpp>
 
 #include "support.hpp"
+#include "threading/lock_support.hpp"
 
 // These tests deliberately acquire in one thread and release in another, release
 // unlocked locks and hand locks across lambdas: clang's static lock analysis cannot
@@ -29,24 +30,16 @@
 
 namespace threading = pyconc::threading;
 using namespace std::chrono_literals;
+using pyconc_test::acquirable_elsewhere;
 using pyconc_test::Clock;
 using pyconc_test::asleep_in_futex;
 using pyconc_test::eventually;
 using pyconc_test::kPrompt;
+using pyconc_test::ping_pong;
+using pyconc_test::race_timed_and_patient_acquires;
 using pyconc_test::seconds_since;
 
 namespace {
-
-/// Runs `acquire(false)` on `lock` in another thread; releases it there if it got it.
-bool acquirable_elsewhere(threading::Lock& lock) {
-  bool got = false;
-  std::thread t([&] {
-    got = lock.acquire(false);
-    if (got) lock.release();
-  });
-  t.join();
-  return got;
-}
 
 }  // namespace
 
@@ -395,9 +388,6 @@ TEST(Lock, StressTimedAcquiresRacingReleases) {
   constexpr int kIterations = 2000;
   threading::Lock lock;
   long counter = 0;
-  std::atomic<long> timeouts{0};
-  std::atomic<int> patient_failures{0};
-  std::latch start(kTimed + kPatient);
   // Holds the lock a little while, so that waiters really queue up and time out.
   auto critical_section = [&] {
     auto until = Clock::now() + 20us;
@@ -405,38 +395,9 @@ TEST(Lock, StressTimedAcquiresRacingReleases) {
     }
     ++counter;
   };
-  std::vector<std::thread> threads;
-  for (int i = 0; i < kTimed; ++i) {
-    threads.emplace_back([&, i] {
-      start.arrive_and_wait();
-      const pyconc::Seconds tiny[] = {0s, 1us, 20us, 200us, 1ms};
-      for (int n = 0; n < kIterations; ++n) {
-        int k = (n + i) % 5;
-        while (!lock.acquire(true, tiny[k])) {
-          timeouts.fetch_add(1, std::memory_order_relaxed);
-          k = (k + 1) % 5;
-        }
-        critical_section();
-        lock.release();
-      }
-    });
-  }
-  for (int i = 0; i < kPatient; ++i) {
-    threads.emplace_back([&] {
-      start.arrive_and_wait();
-      for (int n = 0; n < kIterations; ++n) {
-        if (!lock.acquire(true, 30s)) {
-          patient_failures.fetch_add(1);
-          continue;
-        }
-        critical_section();
-        lock.release();
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
-  EXPECT_EQ(patient_failures.load(), 0);
-  EXPECT_EQ(counter, static_cast<long>(kTimed + kPatient) * kIterations - patient_failures.load());
+  int patient_failures = race_timed_and_patient_acquires(lock, kTimed, kPatient, kIterations, critical_section);
+  EXPECT_EQ(patient_failures, 0);
+  EXPECT_EQ(counter, static_cast<long>(kTimed + kPatient) * kIterations - patient_failures);
   EXPECT_FALSE(lock.locked());
 }
 
@@ -447,29 +408,7 @@ TEST(Lock, StressPingPongReleasedByTheOtherThread) {
   threading::Lock ping, pong;
   ping.acquire();
   pong.acquire();
-  long shared = 0;
-  std::atomic<int> failures{0};
-  std::thread other([&] {
-    for (int n = 0; n < kRounds; ++n) {
-      if (!ping.acquire(true, 30s)) {
-        failures.fetch_add(1);
-        return;
-      }
-      shared += 1;      // published by pong.release()
-      pong.release();
-    }
-  });
-  for (int n = 0; n < kRounds; ++n) {
-    ping.release();
-    if (!pong.acquire(true, 30s)) {
-      failures.fetch_add(1);
-      break;
-    }
-    EXPECT_EQ(shared, n + 1);
-  }
-  other.join();
-  EXPECT_EQ(failures.load(), 0);
-  EXPECT_EQ(shared, kRounds);
+  ping_pong(ping, pong, kRounds);
   EXPECT_TRUE(ping.locked());  // the other thread's last acquire
   EXPECT_TRUE(pong.locked());  // ours
   ping.release();

@@ -19,6 +19,7 @@
 #include <pyconc/threading.hpp>
 
 #include "support.hpp"
+#include "threading/lock_support.hpp"
 
 // These tests deliberately release from the wrong thread, release too often and acquire
 // in one lambda what another releases: clang's static lock analysis cannot follow that,
@@ -29,35 +30,17 @@
 
 namespace threading = pyconc::threading;
 using namespace std::chrono_literals;
+using pyconc_test::acquirable_elsewhere;
 using pyconc_test::Clock;
 using pyconc_test::asleep_in_futex;
 using pyconc_test::eventually;
+using pyconc_test::expect_times_out_after_50ms;
 using pyconc_test::kPrompt;
+using pyconc_test::message_of;
+using pyconc_test::race_timed_and_patient_acquires;
 using pyconc_test::seconds_since;
 
 namespace {
-
-/// Runs `acquire(false)` on `lock` in another thread; releases it there if it got it.
-bool acquirable_elsewhere(threading::RLock& lock) {
-  bool got = false;
-  std::thread t([&] {
-    got = lock.acquire(false);
-    if (got) lock.release();
-  });
-  t.join();
-  return got;
-}
-
-/// The message of the RuntimeError `f` throws ("" if it throws none).
-template <class F>
-std::string runtime_error_message(F f) {
-  try {
-    f();
-  } catch (const pyconc::RuntimeError& e) {
-    return e.what();
-  }
-  return "";
-}
 
 /// A thread that takes `lock` and holds it until told to let go.
 class Holder {
@@ -113,7 +96,7 @@ TEST(RLock, OwnerAcquiresRecursively) {
   lock.release();
   EXPECT_FALSE(lock.locked());
   EXPECT_TRUE(acquirable_elsewhere(lock));
-  EXPECT_EQ(runtime_error_message([&] { lock.release(); }), "cannot release un-acquired lock");
+  EXPECT_EQ(message_of<pyconc::RuntimeError>([&] { lock.release(); }), "cannot release un-acquired lock");
 }
 
 TEST(RLock, DeepRecursion) {
@@ -130,7 +113,7 @@ TEST(RLock, DeepRecursion) {
 
 TEST(RLock, ReleaseOfUnacquiredLockIsRuntimeError) {
   threading::RLock lock;
-  EXPECT_EQ(runtime_error_message([&] { lock.release(); }), "cannot release un-acquired lock");
+  EXPECT_EQ(message_of<pyconc::RuntimeError>([&] { lock.release(); }), "cannot release un-acquired lock");
   EXPECT_THROW(lock.unlock(), pyconc::RuntimeError);
   EXPECT_FALSE(lock.locked());
   EXPECT_TRUE(lock.acquire(false));  // still usable
@@ -142,7 +125,7 @@ TEST(RLock, ReleaseByNonOwnerIsRuntimeError) {
   lock.acquire();
   lock.acquire();
   std::string message;
-  std::thread([&] { message = runtime_error_message([&] { lock.release(); }); }).join();
+  std::thread([&] { message = message_of<pyconc::RuntimeError>([&] { lock.release(); }); }).join();
   EXPECT_EQ(message, "cannot release un-acquired lock");
   // Nothing changed: still held at two levels by this thread.
   EXPECT_TRUE(lock.locked());
@@ -160,7 +143,7 @@ TEST(RLock, ReleaseWhileAnotherThreadOwnsIsRuntimeError) {
   {
     Holder holder(lock);
     EXPECT_TRUE(lock.locked());
-    EXPECT_EQ(runtime_error_message([&] { lock.release(); }), "cannot release un-acquired lock");
+    EXPECT_EQ(message_of<pyconc::RuntimeError>([&] { lock.release(); }), "cannot release un-acquired lock");
     EXPECT_FALSE(lock.acquire(false));
     EXPECT_TRUE(lock.locked());
   }
@@ -201,27 +184,9 @@ TEST(RLock, OtherThreadWaitsUntilEveryLevelIsReleased) {
 TEST(RLock, TimedAcquireByNonOwnerTimesOut) {
   threading::RLock lock;
   Holder holder(lock);
-  {
-    auto start = Clock::now();
-    EXPECT_FALSE(lock.acquire(true, 50ms));
-    double elapsed = seconds_since(start);
-    EXPECT_GE(elapsed, 0.045);
-    EXPECT_LT(elapsed, kPrompt);
-  }
-  {
-    auto start = Clock::now();
-    EXPECT_FALSE(lock.acquire(0.05s));
-    double elapsed = seconds_since(start);
-    EXPECT_GE(elapsed, 0.045);
-    EXPECT_LT(elapsed, kPrompt);
-  }
-  {
-    auto start = Clock::now();
-    EXPECT_FALSE(lock.try_lock_for(50ms));
-    double elapsed = seconds_since(start);
-    EXPECT_GE(elapsed, 0.045);
-    EXPECT_LT(elapsed, kPrompt);
-  }
+  expect_times_out_after_50ms([&] { return lock.acquire(true, 50ms); });
+  expect_times_out_after_50ms([&] { return lock.acquire(0.05s); });
+  expect_times_out_after_50ms([&] { return lock.try_lock_for(50ms); });
   auto start = Clock::now();
   EXPECT_FALSE(lock.acquire(false));
   EXPECT_FALSE(lock.acquire(true, 0s));
@@ -392,8 +357,6 @@ TEST(RLock, StressTimedAcquiresRacingReleases) {
   constexpr int kIterations = 1500;
   threading::RLock lock;
   long counter = 0;
-  std::atomic<int> patient_failures{0};
-  std::latch start(kTimed + kPatient);
   auto critical_section = [&] {
     lock.acquire();  // one more level, to exercise the owner's path under contention
     auto until = Clock::now() + 20us;
@@ -402,34 +365,8 @@ TEST(RLock, StressTimedAcquiresRacingReleases) {
     ++counter;
     lock.release();
   };
-  std::vector<std::thread> threads;
-  for (int i = 0; i < kTimed; ++i) {
-    threads.emplace_back([&, i] {
-      start.arrive_and_wait();
-      const pyconc::Seconds tiny[] = {0s, 1us, 20us, 200us, 1ms};
-      for (int n = 0; n < kIterations; ++n) {
-        int k = (n + i) % 5;
-        while (!lock.acquire(true, tiny[k])) k = (k + 1) % 5;
-        critical_section();
-        lock.release();
-      }
-    });
-  }
-  for (int i = 0; i < kPatient; ++i) {
-    threads.emplace_back([&] {
-      start.arrive_and_wait();
-      for (int n = 0; n < kIterations; ++n) {
-        if (!lock.acquire(true, 30s)) {
-          patient_failures.fetch_add(1);
-          continue;
-        }
-        critical_section();
-        lock.release();
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
-  EXPECT_EQ(patient_failures.load(), 0);
-  EXPECT_EQ(counter, static_cast<long>(kTimed + kPatient) * kIterations - patient_failures.load());
+  int patient_failures = race_timed_and_patient_acquires(lock, kTimed, kPatient, kIterations, critical_section);
+  EXPECT_EQ(patient_failures, 0);
+  EXPECT_EQ(counter, static_cast<long>(kTimed + kPatient) * kIterations - patient_failures);
   EXPECT_FALSE(lock.locked());
 }

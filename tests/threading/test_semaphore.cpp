@@ -20,6 +20,7 @@
 #include <pyconc/threading.hpp>
 
 #include "support.hpp"
+#include "threading/lock_support.hpp"
 
 // A semaphore is acquired in one thread and released in another by design; clang's
 // static lock analysis cannot follow that, so it is switched off for this file.
@@ -32,21 +33,14 @@ using namespace std::chrono_literals;
 using pyconc_test::Clock;
 using pyconc_test::asleep_in_futex;
 using pyconc_test::eventually;
+using pyconc_test::expect_times_out_after_50ms;
 using pyconc_test::kPrompt;
+using pyconc_test::message_of;
+using pyconc_test::ping_pong;
+using pyconc_test::race_timed_and_patient_acquires;
 using pyconc_test::seconds_since;
 
 namespace {
-
-/// The message of the ValueError `f` throws ("" if it throws none).
-template <class F>
-std::string value_error_message(F f) {
-  try {
-    f();
-  } catch (const pyconc::ValueError& e) {
-    return e.what();
-  }
-  return "";
-}
 
 constexpr long long kMaxCount = 4294967295LL;  // 2**32 - 1, pyconc's documented bound
 
@@ -59,8 +53,10 @@ TEST(Semaphore, NegativeInitialValueIsValueError) {
   EXPECT_THROW(threading::Semaphore(-1), pyconc::ValueError);
   EXPECT_THROW(threading::Semaphore(-100), pyconc::ValueError);
   EXPECT_THROW(threading::BoundedSemaphore(-1), pyconc::ValueError);
-  EXPECT_EQ(value_error_message([] { threading::Semaphore s(-1); }), "semaphore initial value must be >= 0");
-  EXPECT_EQ(value_error_message([] { threading::BoundedSemaphore s(-1); }), "semaphore initial value must be >= 0");
+  EXPECT_EQ(message_of<pyconc::ValueError>([] { threading::Semaphore s(-1); }),
+            "semaphore initial value must be >= 0");
+  EXPECT_EQ(message_of<pyconc::ValueError>([] { threading::BoundedSemaphore s(-1); }),
+            "semaphore initial value must be >= 0");
 }
 
 TEST(Semaphore, DefaultValueIsOne) {
@@ -113,27 +109,9 @@ TEST(Semaphore, TimeoutWithNonBlockingIsValueError) {
 
 TEST(Semaphore, TimedAcquireTimesOut) {
   threading::Semaphore sem(0);
-  {
-    auto start = Clock::now();
-    EXPECT_FALSE(sem.acquire(true, 50ms));
-    double elapsed = seconds_since(start);
-    EXPECT_GE(elapsed, 0.045);
-    EXPECT_LT(elapsed, kPrompt);
-  }
-  {
-    auto start = Clock::now();
-    EXPECT_FALSE(sem.acquire(0.05s));
-    double elapsed = seconds_since(start);
-    EXPECT_GE(elapsed, 0.045);
-    EXPECT_LT(elapsed, kPrompt);
-  }
-  {
-    auto start = Clock::now();
-    EXPECT_FALSE(sem.try_lock_for(50ms));
-    double elapsed = seconds_since(start);
-    EXPECT_GE(elapsed, 0.045);
-    EXPECT_LT(elapsed, kPrompt);
-  }
+  expect_times_out_after_50ms([&] { return sem.acquire(true, 50ms); });
+  expect_times_out_after_50ms([&] { return sem.acquire(0.05s); });
+  expect_times_out_after_50ms([&] { return sem.try_lock_for(50ms); });
   EXPECT_EQ(sem.value(), 0);
 }
 
@@ -286,11 +264,11 @@ TEST(Semaphore, UnboundedReleaseMayExceedTheInitialValue) {
 
 TEST(BoundedSemaphore, OverReleaseIsValueErrorAndChangesNothing) {
   threading::BoundedSemaphore sem(2);
-  EXPECT_EQ(value_error_message([&] { sem.release(); }), "Semaphore released too many times");
+  EXPECT_EQ(message_of<pyconc::ValueError>([&] { sem.release(); }), "Semaphore released too many times");
   EXPECT_EQ(sem.value(), 2);
   sem.acquire();
   EXPECT_EQ(sem.value(), 1);
-  EXPECT_EQ(value_error_message([&] { sem.release(2); }), "Semaphore released too many times");
+  EXPECT_EQ(message_of<pyconc::ValueError>([&] { sem.release(2); }), "Semaphore released too many times");
   EXPECT_EQ(sem.value(), 1);  // no partial release
   sem.release();
   EXPECT_EQ(sem.value(), 2);
@@ -459,42 +437,15 @@ TEST(Semaphore, StressTimedAcquiresRacingReleases) {
   constexpr int kIterations = 1500;
   threading::Semaphore sem(kSlots);
   std::atomic<long> done{0};
-  std::atomic<int> patient_failures{0};
-  std::latch start(kTimed + kPatient);
   auto critical_section = [&] {
     auto until = Clock::now() + 20us;
     while (Clock::now() < until) {
     }
     done.fetch_add(1);
-    sem.release();
   };
-  std::vector<std::thread> threads;
-  for (int i = 0; i < kTimed; ++i) {
-    threads.emplace_back([&, i] {
-      start.arrive_and_wait();
-      const pyconc::Seconds tiny[] = {0s, 1us, 20us, 200us, 1ms};
-      for (int n = 0; n < kIterations; ++n) {
-        int k = (n + i) % 5;
-        while (!sem.acquire(true, tiny[k])) k = (k + 1) % 5;
-        critical_section();
-      }
-    });
-  }
-  for (int i = 0; i < kPatient; ++i) {
-    threads.emplace_back([&] {
-      start.arrive_and_wait();
-      for (int n = 0; n < kIterations; ++n) {
-        if (!sem.acquire(true, 30s)) {
-          patient_failures.fetch_add(1);
-          continue;
-        }
-        critical_section();
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
-  EXPECT_EQ(patient_failures.load(), 0);
-  long expected = static_cast<long>(kTimed + kPatient) * kIterations - patient_failures.load();
+  int patient_failures = race_timed_and_patient_acquires(sem, kTimed, kPatient, kIterations, critical_section);
+  EXPECT_EQ(patient_failures, 0);
+  long expected = static_cast<long>(kTimed + kPatient) * kIterations - patient_failures;
   EXPECT_EQ(done.load(), expected);
   EXPECT_EQ(sem.value(), kSlots);
 }
@@ -502,29 +453,7 @@ TEST(Semaphore, StressTimedAcquiresRacingReleases) {
 TEST(Semaphore, StressPingPong) {
   constexpr int kRounds = 5000;
   threading::Semaphore ping(0), pong(0);
-  long shared = 0;  // handed back and forth; ThreadSanitizer checks the ordering
-  std::atomic<int> failures{0};
-  std::thread other([&] {
-    for (int n = 0; n < kRounds; ++n) {
-      if (!ping.acquire(true, 30s)) {
-        failures.fetch_add(1);
-        return;
-      }
-      ++shared;
-      pong.release();
-    }
-  });
-  for (int n = 0; n < kRounds; ++n) {
-    ping.release();
-    if (!pong.acquire(true, 30s)) {
-      failures.fetch_add(1);
-      break;
-    }
-    EXPECT_EQ(shared, n + 1);
-  }
-  other.join();
-  EXPECT_EQ(failures.load(), 0);
-  EXPECT_EQ(shared, kRounds);
+  ping_pong(ping, pong, kRounds);
   EXPECT_EQ(ping.value(), 0);
   EXPECT_EQ(pong.value(), 0);
 }

@@ -1,4 +1,4 @@
-// A program whose main() ends while threads still run; test_module.cpp runs it and
+// A program whose main() ends while threads still run; test_exit_behaviour.cpp runs it and
 // checks what happens at exit. argv[1] chooses the scenario:
 //
 //   nondaemon         main returns while a non-daemon thread works: the program waits
