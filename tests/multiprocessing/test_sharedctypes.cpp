@@ -23,16 +23,11 @@
 
 using namespace std::chrono_literals;
 namespace mp = pyconc::multiprocessing;
-using sync_test::fork_child;
+using pyconc_test::fork_child;
 using sync_test::join;
+using sync_test::roundtrip;
 
 namespace {
-
-template <class T>
-T roundtrip(const T& handle) {
-  auto bytes = pyconc::pickle::dumps(handle);
-  return pyconc::pickle::loads<T>(bytes);
-}
 
 struct Point {
   double x, y;

@@ -27,19 +27,14 @@
 
 using namespace std::chrono_literals;
 namespace mp = pyconc::multiprocessing;
-using sync_test::fork_child;
+using pyconc_test::fork_child;
 using sync_test::join;
+using sync_test::roundtrip;
 
 namespace {
 
 double since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-template <class T>
-T roundtrip(const T& handle) {
-  auto bytes = pyconc::pickle::dumps(handle);
-  return pyconc::pickle::loads<T>(bytes);
 }
 
 // ---- Lock ----

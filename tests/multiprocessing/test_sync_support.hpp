@@ -1,4 +1,5 @@
-// Helpers of the synchronize and sharedctypes tests: children made by plain fork().
+// Helpers of the synchronize and sharedctypes tests: children made by plain fork()
+// (pyconc_test::fork_child, mp_support.hpp), and a handle's trip through pickle.
 #pragma once
 
 #include <signal.h>
@@ -13,22 +14,15 @@
 #include <string>
 
 #include "mp_support.hpp"
+#include "pyconc/pickle.hpp"
 
 namespace sync_test {
 
-/// Forks a child that runs `body` and _exit()s with its result (99 if it threw).
-template <class F>
-pid_t fork_child(F body) {
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    int code = 99;
-    try {
-      code = body();
-    } catch (...) {
-    }
-    ::_exit(code);
-  }
-  return pid;
+/// `handle` pickled and loaded again (as a child process receives it).
+template <class T>
+T roundtrip(const T& handle) {
+  auto bytes = pyconc::pickle::dumps(handle);
+  return pyconc::pickle::loads<T>(bytes);
 }
 
 /// Waits for `pid`; its exit code, or 128 + signal.

@@ -1,5 +1,5 @@
 // An element whose move into a queue can be held up, for the tests of a put in progress
-// (test_queue.cpp, test_shutdown.cpp).
+// (test_queue_elements.cpp, test_shutdown_wakeups.cpp).
 #pragma once
 
 #include <pyconc/threading.hpp>

@@ -25,70 +25,22 @@
 #include <pyconc/queue.hpp>
 #include <pyconc/threading.hpp>
 
+#include "queue/queue_support.hpp"
 #include "support.hpp"
 
 namespace queue = pyconc::queue;
 namespace threading = pyconc::threading;
 using namespace std::chrono_literals;
 using pyconc_test::Clock;
-using pyconc_test::asleep_in_futex;
 using pyconc_test::eventually;
 using pyconc_test::kPrompt;
 using pyconc_test::seconds_since;
+using pyconc_test::DerefLess;
+using pyconc_test::Ledger;
+using pyconc_test::Tracked;
+using pyconc_test::asleep_in_queue;
 
 namespace {
-
-template <class Q>
-bool asleep_in_queue(const std::atomic<long>& tid, const Q& q) {
-  return asleep_in_futex(tid.load(), &q, sizeof q);
-}
-
-/// Counts live objects by address: catches leaks and double destruction.
-class Ledger {
- public:
-  void born(const void* p) {
-    std::lock_guard<std::mutex> guard(mutex_);
-    if (!alive_.insert(p).second) ++errors_;
-  }
-  void died(const void* p) {
-    std::lock_guard<std::mutex> guard(mutex_);
-    if (alive_.erase(p) != 1) ++errors_;
-  }
-  std::size_t live() const {
-    std::lock_guard<std::mutex> guard(mutex_);
-    return alive_.size();
-  }
-  int errors() const {
-    std::lock_guard<std::mutex> guard(mutex_);
-    return errors_;
-  }
-
- private:
-  mutable std::mutex mutex_;
-  std::set<const void*> alive_;
-  int errors_ = 0;
-};
-
-/// Move-only, ordered by value, with a non-trivial destructor. Move assignment is needed
-/// by the heap and the vector.
-class Tracked {
- public:
-  Tracked(Ledger& ledger, int value) : ledger_(&ledger), value_(value) { ledger_->born(this); }
-  Tracked(Tracked&& other) noexcept : ledger_(other.ledger_), value_(other.value_) { ledger_->born(this); }
-  Tracked& operator=(Tracked&& other) noexcept {
-    value_ = other.value_;
-    return *this;
-  }
-  Tracked(const Tracked&) = delete;
-  Tracked& operator=(const Tracked&) = delete;
-  ~Tracked() { ledger_->died(this); }
-  int value() const { return value_; }
-  friend bool operator<(const Tracked& a, const Tracked& b) { return a.value_ < b.value_; }
-
- private:
-  Ledger* ledger_;
-  int value_;
-};
 
 /// A type with no operator<, ordered only through a custom comparison.
 struct Job {
@@ -97,9 +49,6 @@ struct Job {
 };
 struct CheaperFirst {
   bool operator()(const Job& a, const Job& b) const { return a.cost < b.cost; }
-};
-struct DerefLess {
-  bool operator()(const std::unique_ptr<int>& a, const std::unique_ptr<int>& b) const { return *a < *b; }
 };
 
 std::vector<int> shuffled(int n, unsigned seed) {

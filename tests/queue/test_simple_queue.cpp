@@ -20,6 +20,7 @@
 #include <pyconc/queue.hpp>
 #include <pyconc/threading.hpp>
 
+#include "queue/queue_support.hpp"
 #include "support.hpp"
 
 namespace queue = pyconc::queue;
@@ -30,48 +31,10 @@ using pyconc_test::asleep_in_futex;
 using pyconc_test::eventually;
 using pyconc_test::kPrompt;
 using pyconc_test::seconds_since;
+using pyconc_test::Ledger;
+using pyconc_test::Tracked;
 
 namespace {
-
-/// Counts live objects by address: catches leaks and double destruction.
-class Ledger {
- public:
-  void born(const void* p) {
-    std::lock_guard<std::mutex> guard(mutex_);
-    if (!alive_.insert(p).second) ++errors_;
-  }
-  void died(const void* p) {
-    std::lock_guard<std::mutex> guard(mutex_);
-    if (alive_.erase(p) != 1) ++errors_;
-  }
-  std::size_t live() const {
-    std::lock_guard<std::mutex> guard(mutex_);
-    return alive_.size();
-  }
-  int errors() const {
-    std::lock_guard<std::mutex> guard(mutex_);
-    return errors_;
-  }
-
- private:
-  mutable std::mutex mutex_;
-  std::set<const void*> alive_;
-  int errors_ = 0;
-};
-
-class Tracked {
- public:
-  Tracked(Ledger& ledger, int value) : ledger_(&ledger), value_(value) { ledger_->born(this); }
-  Tracked(Tracked&& other) noexcept : ledger_(other.ledger_), value_(other.value_) { ledger_->born(this); }
-  Tracked(const Tracked&) = delete;
-  Tracked& operator=(const Tracked&) = delete;
-  ~Tracked() { ledger_->died(this); }
-  int value() const { return value_; }
-
- private:
-  Ledger* ledger_;
-  int value_;
-};
 
 // SimpleQueue has Python's SimpleQueue surface: no maxsize, no task accounting, no
 // shutdown.

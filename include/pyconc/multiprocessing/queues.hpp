@@ -98,10 +98,9 @@ class BasicProcessQueue : public SharedHandle<KindedQueueCore<K>> {
   // Pickling (a spawn/forkserver child's argument, an item of another queue): its
   // segment's name, through SharedHandle.
 
-  /// Test hook: the raw ring.
-  std::byte* ring_for_testing() const noexcept { return state_.ring_for_testing(); }
-
  protected:
+  friend struct QueueAccess;
+
   void check_open() const {
     if (state_.closed().load(std::memory_order_acquire)) throw ValueError("Queue is closed");
   }

@@ -103,10 +103,9 @@ class QueueCore {
   /// Whether both are the same queue.
   bool operator==(const QueueCore& other) const noexcept { return segment_ == other.segment_; }
 
-  /// Test hook: the ring's bytes and size (to scribble corruption into).
-  std::byte* ring_for_testing() const noexcept { return ring_; }
-
  private:
+  friend struct QueueAccess;
+
   QueueCore(std::shared_ptr<SharedSegment> segment);
   void repair_put() noexcept;
   void repair_get() noexcept;
