@@ -25,10 +25,11 @@ void read_on() {
   std::printf("   README.md                        what pyconc is; build, test, use it from CMake\n");
   std::printf("   examples/seeds/                  the programs above, with their Python originals\n");
   std::printf("   make test                        every test suite (g++, ThreadSanitizer, ASan+UBSan,\n");
-  std::printf("                                    clang -Wthread-safety)\n");
-  std::printf("   docs/                            the docs: threading.md, queue.md, futures.md,\n");
+  std::printf("                                    clang -Wthread-safety, the installed .deb)\n");
+  std::printf("   docs/conventions.md              how a Python call maps to C++, in every module\n");
+  std::printf("   docs/                            the module pages: threading.md, queue.md, futures.md,\n");
   std::printf("                                    multiprocessing.md (every Python call and its C++),\n");
-  std::printf("                                    differences-from-python.md\n");
+  std::printf("                                    differences-from-python.md, installing.md\n");
   std::printf("   make bench                       the full benchmarks: pyconc against Python's standard\n");
   std::printf("                                    library and C++ peers (interleaved rounds, medians)\n");
   std::printf("   bench/README.md                  what each benchmark does and how it is measured\n");
