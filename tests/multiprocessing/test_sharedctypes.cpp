@@ -63,6 +63,27 @@ TEST(MpValue, LockFalseHasNoLock) {
   EXPECT_EQ(v.value(), 4);
 }
 
+TEST(MpValue, ValueAndArrayOfferEveryAcquireSpelling) {
+  mp::Lock lock;  // not reentrant: held here, every timed acquire below times out
+  mp::Value<int> v(0, lock);
+  mp::Array<int> a(2, lock);
+  ASSERT_TRUE(v.acquire());
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_FALSE(v.acquire(0.05s));
+  EXPECT_GE(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 0.04);
+  EXPECT_FALSE(v.try_lock_for(10ms));
+  EXPECT_FALSE(v.try_lock_until(std::chrono::steady_clock::now() + 10ms));
+  EXPECT_FALSE(a.acquire(true, -1s));  // multiprocessing: negative counts as 0
+  EXPECT_FALSE(a.try_lock_for(10ms));
+  EXPECT_FALSE(a.try_lock_until(std::chrono::system_clock::now() + 10ms));
+  a.release();  // the same lock: any handle releases it
+  EXPECT_TRUE(a.try_lock_for(1s));
+  v.release();
+  mp::Value<int> unlocked(0, false);
+  EXPECT_THROW(unlocked.try_lock_for(10ms), pyconc::RuntimeError);
+  EXPECT_THROW(unlocked.try_lock_until(std::chrono::steady_clock::now()), pyconc::RuntimeError);
+}
+
 TEST(MpValue, AGivenLockIsShared) {
   mp::Lock lock;
   mp::Value<int> a(1, lock);

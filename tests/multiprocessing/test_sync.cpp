@@ -78,6 +78,23 @@ TEST(MpLock, TimeoutRulesFollowMultiprocessing) {
   lock.release();
 }
 
+TEST(MpLock, TryLockUntilTakesAnyClock) {
+  mp::Lock lock;
+  mp::Semaphore empty(0);
+  lock.acquire();
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_FALSE(lock.try_lock_until(start + 50ms));
+  EXPECT_GE(since(start), 0.04);
+  EXPECT_FALSE(lock.try_lock_until(std::chrono::system_clock::now() + 10ms));
+  EXPECT_FALSE(lock.try_lock_until(start - 1s));  // in the past: one try
+  EXPECT_FALSE(empty.try_lock_until(std::chrono::steady_clock::now() + 10ms));
+  lock.release();
+  EXPECT_TRUE(lock.try_lock_until(std::chrono::steady_clock::now() + 1s));
+  lock.release();
+  empty.release();
+  EXPECT_TRUE(empty.try_lock_until(std::chrono::system_clock::now() + 1s));
+}
+
 TEST(MpLock, AnyThreadMayRelease) {
   mp::Lock lock;
   lock.acquire();
