@@ -26,7 +26,8 @@
 //       ├── multiprocessing::ProcessError
 //       │   ├── multiprocessing::AuthenticationError
 //       │   ├── multiprocessing::TimeoutError
-//       │   └── multiprocessing::OwnerDiedError
+//       │   ├── multiprocessing::OwnerDiedError
+//       │   └── multiprocessing::WorkerLostError
 //       └── asyncio::LimitOverrunError
 //
 // Every class keeps Python's name; `type_name()` returns that name (qualified with the
@@ -160,6 +161,9 @@ PYCONC_DEFINE_ERROR(TimeoutError, ProcessError, "multiprocessing.TimeoutError");
 /// A process-shared lock's holder died while holding it; the lock was reset and the
 /// data it guarded may be inconsistent. The next acquire proceeds normally.
 PYCONC_DEFINE_ERROR(OwnerDiedError, ProcessError, "multiprocessing.OwnerDiedError");
+/// A pool worker died (killed, crashed, exited) while it held this task; the message
+/// names the worker's pid and its exit code or signal. The pool replaced the worker.
+PYCONC_DEFINE_ERROR(WorkerLostError, ProcessError, "multiprocessing.WorkerLostError");
 }  // namespace multiprocessing
 
 namespace asyncio {

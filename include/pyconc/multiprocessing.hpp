@@ -23,6 +23,7 @@
 #include "pyconc/multiprocessing/listener.hpp"
 #include "pyconc/multiprocessing/lock.hpp"
 #include "pyconc/multiprocessing/managers.hpp"
+#include "pyconc/multiprocessing/pool.hpp"
 #include "pyconc/multiprocessing/process.hpp"
 #include "pyconc/multiprocessing/queues.hpp"
 #include "pyconc/multiprocessing/rlock.hpp"

@@ -154,6 +154,7 @@ class Registry {
     add(pyconc_codec<multiprocessing::AuthenticationError>());
     add(pyconc_codec<multiprocessing::TimeoutError>());
     add(pyconc_codec<multiprocessing::OwnerDiedError>());
+    add(pyconc_codec<multiprocessing::WorkerLostError>());
     add(incomplete_read_codec());
     add(pyconc_codec<asyncio::LimitOverrunError>());
     // The standard library's.

@@ -23,6 +23,8 @@ namespace pyconc::multiprocessing {
 namespace managers {
 class SyncManager;
 }
+class Pool;
+struct PoolOptions;
 
 /// A start method and the objects that use it (Python's multiprocessing context).
 ///
@@ -108,6 +110,12 @@ class Context {
   /// ctx.Manager(): a started SyncManager whose server process uses this context's
   /// start method (defined in <pyconc/multiprocessing/managers.hpp>).
   managers::SyncManager Manager() const;
+
+  /// ctx.Pool(...): a Pool whose workers use this context's start method (defined in
+  /// <pyconc/multiprocessing/pool.hpp>; options.context is replaced by this context).
+  multiprocessing::Pool Pool() const;
+  multiprocessing::Pool Pool(int processes) const;
+  multiprocessing::Pool Pool(PoolOptions options) const;
 
   /// Makes `p` (e.g. a Process subclass object) start with this context's method.
   void bind(multiprocessing::Process& p) const { p.set_start_method(method_); }

@@ -1,0 +1,185 @@
+// Pool's machinery for many items: cutting a range into chunks (one task each), joining
+// chunk results into one list, the order in which imap hands chunks out, callbacks.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "pyconc/errors.hpp"
+#include "pyconc/futures/future.hpp"
+#include "pyconc/multiprocessing/detail/pool_engine.hpp"
+#include "pyconc/multiprocessing/detail/pool_task.hpp"
+#include "pyconc/queue/simple_queue.hpp"
+
+namespace pyconc::multiprocessing::detail {
+
+template <class Fn, class... Args>
+constexpr void check_transferable() {
+  static_assert(transferable_v<Fn>,
+                "pyconc: a pool's function must be transferable to the worker process: a function, a "
+                "captureless lambda or a serialisable function object (docs/conventions.md, \"Callables "
+                "across processes\"). Pass what a lambda would capture as arguments instead.");
+  static_assert((picklable_v<Args> && ...),
+                "pyconc: every argument of a pool task must be picklable (pyconc::pickle::dumps must accept "
+                "it): values, standard containers, pyconc handles, or a type with a cereal serialize()");
+}
+
+/// What fn returns for an item (spread when Star), void as std::monostate.
+template <class Fn, class Item, bool Star>
+struct map_result_of {
+  using type = chunk_value_t<std::invoke_result_t<Fn&, Item>>;
+};
+template <class Fn, class... A>
+struct map_result_of<Fn, std::tuple<A...>, true> {
+  using type = chunk_value_t<std::invoke_result_t<Fn&, A...>>;
+};
+template <class Fn, class A, class B>
+struct map_result_of<Fn, std::pair<A, B>, true> {
+  using type = chunk_value_t<std::invoke_result_t<Fn&, A, B>>;
+};
+template <class F, class Item, bool Star>
+using map_result_t = typename map_result_of<stored_callable_t<F>, std::remove_cvref_t<Item>, Star>::type;
+
+template <class Fn, class Item>
+constexpr void check_transferable_item() {
+  check_transferable<Fn, Item>();
+}
+
+[[noreturn]] void raise_bad_chunksize(long long chunksize);
+
+/// Cuts `items` into chunks of `chunksize` and submits one task each.
+template <class Fn, class Item, bool Star>
+std::vector<futures::Future<std::vector<map_result_t<Fn, Item, Star>>>> submit_chunks(PoolEngine& engine, const Fn& fn,
+                                                                                     std::vector<Item> items,
+                                                                                     int chunksize) {
+  using Chunk = std::vector<map_result_t<Fn, Item, Star>>;
+  std::vector<futures::Future<Chunk>> futures;
+  std::vector<PoolTask*> tasks;
+  std::size_t n = items.size(), step = static_cast<std::size_t>(chunksize);
+  futures.reserve((n + step - 1) / step);
+  tasks.reserve(futures.capacity());
+  std::vector<std::byte> fn_bytes;
+  CallableCodec<Fn>::save(fn_bytes, fn);
+  const auto& runner = runner_address<&run_chunk<Fn, Item, Star>>();
+  for (std::size_t begin = 0; begin < n; begin += step) {
+    std::size_t end = begin + step < n ? begin + step : n;
+    PoolTask* task = nullptr;
+    futures.push_back(make_task<Chunk>(task));
+    try {
+      std::vector<Item> part(std::make_move_iterator(items.begin() + static_cast<std::ptrdiff_t>(begin)),
+                             std::make_move_iterator(items.begin() + static_cast<std::ptrdiff_t>(end)));
+      build_message(task->message, runner, fn_bytes, pyconc::pickle::dumps(part));
+    } catch (...) {  // this chunk's items cannot be pickled: it fails alone
+      task->fail(std::current_exception());
+      task->release_task();
+      continue;
+    }
+    tasks.push_back(task);
+  }
+  engine.submit_many(std::move(tasks));
+  return futures;
+}
+
+/// One future for the whole list: the chunks' results in order, or the first failure.
+template <class R>
+futures::Future<std::vector<R>> join_chunks(std::vector<futures::Future<std::vector<R>>> chunks) {
+  futures::Future<std::vector<R>> all;
+  if (chunks.empty()) {
+    all.set_running_or_notify_cancel();
+    all.set_result(std::vector<R>{});
+    return all;
+  }
+  all.set_running_or_notify_cancel();
+  struct Join {
+    std::vector<futures::Future<std::vector<R>>> chunks;
+    std::atomic<std::size_t> left;
+    std::atomic<bool> failed{false};
+    futures::Future<std::vector<R>> all;
+  };
+  auto join = std::make_shared<Join>();
+  join->left.store(chunks.size());
+  join->all = all;
+  join->chunks = chunks;  // handles; each chunk's callback list is emptied once it ran
+  for (auto& c : chunks)
+    c.add_done_callback([join](futures::Future<std::vector<R>> done) {
+      if (std::exception_ptr e = done.exception()) {
+        if (!join->failed.exchange(true)) join->all.set_exception(e);
+      } else if (join->left.fetch_sub(1) == 1 && !join->failed.load()) {
+        std::vector<R> out;
+        for (auto& part : join->chunks) {
+          auto& values = futures::detail::FutureAccess::state(part).value();
+          out.insert(out.end(), values.begin(), values.end());
+        }
+        join->all.set_result(std::move(out));
+      }
+    });
+  return all;
+}
+
+/// Python's callback/error_callback on a result.
+template <class R, class Callback>
+void add_callbacks(futures::Future<R>& future, Callback callback, std::function<void(std::exception_ptr)> error_callback) {
+  if (!callback && !error_callback) return;
+  future.add_done_callback([callback = std::move(callback), error_callback = std::move(error_callback)](
+                               futures::Future<R> done) {
+    if (std::exception_ptr e = done.exception()) {
+      if (error_callback) error_callback(e);
+    } else if (callback) {
+      if constexpr (std::is_void_v<R>) callback();
+      else callback(futures::detail::FutureAccess::state(done).value());
+    }
+  });
+}
+
+/// The order in which imap hands out chunks: input order, or completion order.
+class ChunkOrder {
+ public:
+  virtual ~ChunkOrder() = default;
+  /// The index of the next chunk, once it is done; multiprocessing::TimeoutError at the
+  /// deadline.
+  virtual std::size_t next(const pyconc::detail::Deadline& deadline) = 0;
+};
+
+class InputOrder final : public ChunkOrder {
+ public:
+  explicit InputOrder(std::vector<futures::detail::FutureCore*> cores) : cores_(std::move(cores)) {}
+  std::size_t next(const pyconc::detail::Deadline& deadline) override;
+
+ private:
+  std::vector<futures::detail::FutureCore*> cores_;  // owned by the IMapIterator's futures
+  std::size_t next_ = 0;
+};
+
+class CompletionOrder final : public ChunkOrder {
+ public:
+  CompletionOrder() : done_(std::make_shared<queue::SimpleQueue<std::size_t>>()) {}
+  std::size_t next(const pyconc::detail::Deadline& deadline) override;
+  const std::shared_ptr<queue::SimpleQueue<std::size_t>>& done() const noexcept { return done_; }
+
+ private:
+  std::shared_ptr<queue::SimpleQueue<std::size_t>> done_;
+};
+
+template <class C>
+std::unique_ptr<ChunkOrder> completion_order(std::vector<futures::Future<C>>& chunks, bool ordered) {
+  if (ordered) {
+    std::vector<futures::detail::FutureCore*> cores;
+    cores.reserve(chunks.size());
+    for (auto& c : chunks) cores.push_back(&futures::detail::FutureAccess::core(c));
+    return std::make_unique<InputOrder>(std::move(cores));
+  }
+  auto order = std::make_unique<CompletionOrder>();
+  for (std::size_t i = 0; i < chunks.size(); ++i)
+    chunks[i].add_done_callback([done = order->done(), i](futures::Future<C>) { done->put(i); });
+  return order;
+}
+
+}  // namespace pyconc::multiprocessing::detail

@@ -1,0 +1,218 @@
+// A pool worker's life, in the worker process:
+//
+//   attach the segment ─► initializer (if any; its exception goes back as kInitFailed,
+//   then the worker ends) ─► loop: read a task from the inbox ─► current = id ─► run it
+//   ─► write [id, status, ns, result or exception] to the outbox ─► current = 0
+//   ... until a stop message (length 0) or max_tasks tasks.
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <exception>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "pool_channel.hpp"
+#include "pool_internal.hpp"
+#include "pyconc/errors.hpp"
+#include "pyconc/multiprocessing/detail/pool_task.hpp"
+#include "pyconc/pickle/exceptions.hpp"
+
+namespace pyconc::multiprocessing::detail::pool {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+void wait_readable(Ring& ring) {
+  auto until = Clock::now() + kSpinFor;
+  do {
+    for (int i = 0; i < 64; ++i) {
+      if (ring.readable()) return;
+      pyconc::detail::cpu_relax();
+    }
+  } while (Clock::now() < until);
+  RingCounters& c = ring.counters();
+  for (;;) {
+    std::uint32_t seq = c.data_seq.load(std::memory_order_acquire);
+    c.reader_sleeping.store(1, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (ring.readable()) break;
+    // Slices: the parent's death ends this process (PR_SET_PDEATHSIG); no need to look.
+    pyconc::detail::futex_wait(c.data_seq, seq, pyconc::detail::Deadline::after(std::chrono::seconds(1)), true);
+    if (ring.readable()) break;
+  }
+  c.reader_sleeping.store(0, std::memory_order_relaxed);
+}
+
+void wait_writable(Ring& ring) {
+  auto until = Clock::now() + kSpinFor;
+  do {
+    for (int i = 0; i < 64; ++i) {
+      if (ring.writable()) return;
+      pyconc::detail::cpu_relax();
+    }
+  } while (Clock::now() < until);
+  RingCounters& c = ring.counters();
+  for (;;) {
+    std::uint32_t seq = c.space_seq.load(std::memory_order_acquire);
+    c.writer_sleeping.store(1, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (ring.writable()) break;
+    pyconc::detail::futex_wait(c.space_seq, seq, pyconc::detail::Deadline::after(std::chrono::seconds(1)), true);
+    if (ring.writable()) break;
+  }
+  c.writer_sleeping.store(0, std::memory_order_relaxed);
+}
+
+void read_exact(Ring& in, std::byte* dst, std::uint64_t n) {
+  while (n > 0) {
+    std::uint64_t avail = in.readable();
+    if (avail == 0) {
+      wait_readable(in);
+      continue;
+    }
+    std::uint64_t k = avail < n ? avail : n;
+    in.take(dst, k);
+    in.wake_writer();
+    dst += k;
+    n -= k;
+  }
+}
+
+class Worker {
+ public:
+  Worker(const PoolLink& link, std::uint32_t slot)
+      : layout_(attach(link.segment->data(), link.segment->size())),
+        bell_(link.bell),
+        in_(layout_.inbox(slot)),
+        out_(layout_.outbox(slot)),
+        current_(layout_.slot(slot)->current) {}
+
+  /// The next task (true), or a stop message (false).
+  bool read_task(std::uint64_t& id) {
+    std::uint64_t len = 0;
+    read_exact(in_, reinterpret_cast<std::byte*>(&len), sizeof len);
+    if (len == 0) return false;
+    if (len < sizeof id || len > kMaxMessage) throw ValueError("pool worker: corrupt task message");
+    read_exact(in_, reinterpret_cast<std::byte*>(&id), sizeof id);
+    message_.resize(len - sizeof id);
+    read_exact(in_, message_.data(), message_.size());
+    return true;
+  }
+
+  /// Runs message_ (a task message): true with result_ the pickled result, false with
+  /// result_ the pickled exception.
+  bool run(const std::vector<std::byte>& message, std::uint32_t& ns) {
+    result_.clear();
+    auto start = Clock::now();
+    bool ok = true;
+    try {
+      call(message);
+    } catch (...) {
+      ok = false;
+      result_.clear();
+      try {
+        result_ = pyconc::pickle::dump_exception(std::current_exception());
+      } catch (...) {
+        result_ = pyconc::pickle::dump_exception(
+            std::make_exception_ptr(RuntimeError("pool worker: the task's exception could not be pickled")));
+      }
+    }
+    auto took = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count();
+    ns = took > 0xffffffffLL ? 0xffffffffU : static_cast<std::uint32_t>(took);
+    return ok;
+  }
+
+  void send(std::uint64_t id, Status status, std::uint32_t ns) {
+    std::byte head[8 + 8 + 1 + 4];
+    std::uint64_t len = 8 + 1 + 4 + result_.size();
+    std::memcpy(head, &len, 8);
+    std::memcpy(head + 8, &id, 8);
+    head[16] = static_cast<std::byte>(status);
+    std::memcpy(head + 17, &ns, 4);
+    write_all(head, sizeof head);
+    write_all(result_.data(), result_.size());
+    out_.publish();
+    ring_bell(*layout_.header, bell_);
+  }
+
+  const std::vector<std::byte>& message() const noexcept { return message_; }
+  const std::vector<std::byte>& result() const noexcept { return result_; }
+  std::atomic<std::uint64_t>& current() noexcept { return current_; }
+
+ private:
+  void call(const std::vector<std::byte>& m) {
+    std::span<const std::byte> rest(m);
+    auto field = [&rest]() {
+      std::uint32_t n;
+      if (rest.size() < 4) throw ValueError("pool worker: corrupt task message");
+      std::memcpy(&n, rest.data(), 4);
+      if (rest.size() - 4 < n) throw ValueError("pool worker: corrupt task message");
+      auto out = rest.subspan(4, n);
+      rest = rest.subspan(4 + n);
+      return out;
+    };
+    auto runner_bytes = field();
+    auto fn_bytes = field();
+    std::string key(reinterpret_cast<const char*>(runner_bytes.data()), runner_bytes.size());
+    Runner runner;
+    if (auto it = runners_.find(key); it != runners_.end()) {
+      runner = it->second;
+    } else {
+      runner = reinterpret_cast<Runner>(resolve_code_address(pyconc::pickle::loads<CodeAddress>(runner_bytes)));
+      runners_.emplace(std::move(key), runner);
+    }
+    runner(fn_bytes, rest, result_);
+  }
+
+  void write_all(const std::byte* src, std::uint64_t n) {
+    while (n > 0) {
+      std::uint64_t room = out_.writable();
+      if (room == 0) {
+        out_.publish();
+        ring_bell(*layout_.header, bell_);
+        wait_writable(out_);
+        continue;
+      }
+      std::uint64_t k = room < n ? room : n;
+      out_.put(src, k);
+      src += k;
+      n -= k;
+    }
+  }
+
+  Layout layout_;
+  int bell_;
+  Ring in_, out_;
+  std::atomic<std::uint64_t>& current_;
+  std::vector<std::byte> message_, result_;
+  std::unordered_map<std::string, Runner> runners_;
+};
+
+}  // namespace
+
+void worker_main(PoolLink link, std::uint32_t slot, std::vector<std::byte> initializer, long long max_tasks) {
+  Worker w(link, slot);
+  std::uint32_t ns = 0;
+  if (!initializer.empty() && !w.run(initializer, ns)) {
+    // The parent learns why; this worker ends with exit code 1 after printing it, as a
+    // Python worker does when its initializer raises.
+    w.send(0, kInitFailed, ns);
+    pyconc::pickle::raise_exception(w.result());
+  }
+  long long done = 0;
+  std::uint64_t id = 0;
+  while (w.read_task(id)) {
+    w.current().store(id, std::memory_order_release);
+    bool ok = w.run(w.message(), ns);
+    w.send(id, ok ? kOk : kRaised, ns);
+    w.current().store(0, std::memory_order_release);
+    if (max_tasks > 0 && ++done >= max_tasks) return;
+  }
+}
+
+}  // namespace pyconc::multiprocessing::detail::pool
