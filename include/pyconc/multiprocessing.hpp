@@ -24,6 +24,7 @@
 #include "pyconc/multiprocessing/lock.hpp"
 #include "pyconc/multiprocessing/managers.hpp"
 #include "pyconc/multiprocessing/pool.hpp"
+#include "pyconc/multiprocessing/process_pool_executor.hpp"
 #include "pyconc/multiprocessing/process.hpp"
 #include "pyconc/multiprocessing/queues.hpp"
 #include "pyconc/multiprocessing/rlock.hpp"

@@ -81,11 +81,24 @@ class OpenOnExit {
   std::vector<Gate> gates_;
 };
 
-/// A user-defined exception type with a payload.
+/// A user-defined exception type with a payload. Serialisable, so that an executor
+/// whose workers are other processes can send it back as itself once it is registered
+/// (PYCONC_REGISTER_EXCEPTION).
 class CustomError : public std::runtime_error {
  public:
+  CustomError() : CustomError(0) {}
   explicit CustomError(int code) : std::runtime_error("custom error " + std::to_string(code)), code_(code) {}
   int code() const noexcept { return code_; }
+  template <class Archive>
+  void save(Archive& ar) const {
+    ar(code_);
+  }
+  template <class Archive>
+  void load(Archive& ar) {
+    int code = 0;
+    ar(code);
+    *this = CustomError(code);
+  }
 
  private:
   int code_;

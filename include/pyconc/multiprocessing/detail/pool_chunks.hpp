@@ -7,6 +7,7 @@
 #include <exception>
 #include <functional>
 #include <memory>
+#include <ranges>
 #include <string>
 #include <tuple>
 #include <type_traits>
@@ -47,6 +48,16 @@ struct map_result_of<Fn, std::pair<A, B>, true> {
 };
 template <class F, class Item, bool Star>
 using map_result_t = typename map_result_of<stored_callable_t<F>, std::remove_cvref_t<Item>, Star>::type;
+
+/// The item of zipped ranges: the element of one range, a tuple of several.
+template <class... Ranges>
+struct zipped_item {
+  using type = std::tuple<std::remove_cvref_t<std::ranges::range_value_t<Ranges>>...>;
+};
+template <class Range>
+struct zipped_item<Range> {
+  using type = std::remove_cvref_t<std::ranges::range_value_t<Range>>;
+};
 
 template <class Fn, class Item>
 constexpr void check_transferable_item() {

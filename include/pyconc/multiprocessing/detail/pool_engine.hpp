@@ -36,6 +36,10 @@ struct EngineConfig {
   OnDeath on_death = OnDeath::fail_task;
   /// The workers' names: "<prefix>-<n>".
   std::string name_prefix = "PoolWorker";
+  /// Tasks sent ahead to a worker beyond the one it runs: adaptive (Pool: up to ~200 µs
+  /// of work, judged by how long its tasks take, at most 63) or exactly one
+  /// (ProcessPoolExecutor: what is sent can no longer be cancelled, as in Python).
+  bool adaptive_prefetch = true;
   /// Start the workers when the first task comes (ProcessPoolExecutor) rather than at
   /// once (Pool).
   bool lazy_start = false;

@@ -1,0 +1,145 @@
+// Sending tasks to a pool's workers: pending ─► pump() ─► a worker's inbox ring (a
+// message larger than the ring: a streamer thread, piece by piece). See pool_engine.cpp.
+#include "pool_engine_impl.hpp"
+
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <string>
+#include <utility>
+
+#include "pyconc/futures/future.hpp"
+#include "pyconc/pickle/exceptions.hpp"
+
+namespace pyconc::multiprocessing::detail {
+
+using pool::Ring;
+using Clock = std::chrono::steady_clock;
+
+void PoolEngine::Impl::submit(std::vector<PoolTask*> tasks) {
+  std::exception_ptr refuse;
+  bool start = false;
+  {
+    pyconc::detail::LockGuard guard(m);
+    if (broken_error) refuse = broken_error;
+    else if (closed) refuse = std::make_exception_ptr(RuntimeError("cannot schedule new futures after shutdown"));
+    else {
+      for (PoolTask* t : tasks) {
+        t->id = ++next_id;
+        pending.push_back(t);
+      }
+      if (started) pump();
+      else start = true;
+    }
+  }
+  if (refuse) {
+    for (PoolTask* t : tasks) {
+      t->fail(refuse);
+      t->release_task();
+    }
+    return;
+  }
+  if (start) ensure_started();
+}
+
+std::size_t PoolEngine::Impl::limit(const Slot& s) const {
+  if (s.ema_ns < 0 || !config.adaptive_prefetch) return 2;
+  double queued = 200'000.0 / (s.ema_ns > 1 ? s.ema_ns : 1);
+  return static_cast<std::size_t>(std::clamp(queued, 2.0, 64.0));
+}
+
+void PoolEngine::Impl::pump() {
+  while (!pending.empty()) {
+    PoolTask* task = pending.front();
+    std::uint64_t bytes = 16 + task->message.size();
+    Slot* best = nullptr;
+    for (auto& s : slots) {
+      if (!s->live || s->stop_sent || s->streaming || s->quota == 0 || s->inflight.size() >= limit(*s)) continue;
+      if (bytes <= s->in.capacity() && s->in.writable() < bytes) continue;
+      if (!best || s->inflight.size() < best->inflight.size()) best = s.get();
+    }
+    if (!best) return;
+    pending.pop_front();
+    if (!task->claimed && !task->claim()) {  // cancelled while pending
+      task->release_task();
+      continue;
+    }
+    task->claimed = true;
+    best->inflight.push_back(task);
+    if (best->quota > 0) --best->quota;
+    if (bytes > best->in.capacity()) {
+      best->streaming = true;
+      if (best->streamer.joinable()) best->streamer.join();  // finished (streaming was false)
+      best->streamer = std::thread([self = shared_from_this(), best, task] { self->stream(*best, task); });
+      continue;
+    }
+    std::uint64_t head[2] = {8 + task->message.size(), task->id};
+    best->in.put(head, sizeof head);
+    best->in.put(task->message.data(), task->message.size());
+    best->in.publish();
+    best->in.wake_reader();
+  }
+}
+
+void PoolEngine::Impl::stream(Slot& s, PoolTask* task) {
+  // Only this thread writes into s.in while s.streaming.
+  const std::vector<std::byte>& msg = task->message;
+  std::uint64_t head[2] = {8 + msg.size(), task->id};
+  const std::byte* parts[2] = {reinterpret_cast<const std::byte*>(head), msg.data()};
+  std::uint64_t sizes[2] = {sizeof head, msg.size()};
+  bool aborted = false;
+  for (int p = 0; p < 2 && !aborted; ++p) {
+    const std::byte* src = parts[p];
+    std::uint64_t n = sizes[p];
+    while (n > 0) {
+      std::uint64_t room = s.in.writable();
+      if (room == 0) {
+        s.in.publish();
+        s.in.wake_reader();
+        if (!wait_room(s)) {
+          aborted = true;
+          break;
+        }
+        continue;
+      }
+      std::uint64_t k = room < n ? room : n;
+      s.in.put(src, k);
+      src += k;
+      n -= k;
+    }
+  }
+  s.in.publish();
+  s.in.wake_reader();
+  pyconc::detail::LockGuard guard(m);
+  s.streaming = false;
+  wake();
+}
+
+bool PoolEngine::Impl::wait_room(Slot& s) {
+  pool::RingCounters& c = s.in.counters();
+  for (;;) {
+    if (s.gone.load() || stopping.load()) return false;
+    std::uint32_t seq = c.space_seq.load(std::memory_order_acquire);
+    c.writer_sleeping.store(1, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (s.in.writable() == 0)
+      pyconc::detail::futex_wait(c.space_seq, seq, pyconc::detail::Deadline::after(std::chrono::milliseconds(10)), true);
+    c.writer_sleeping.store(0, std::memory_order_relaxed);
+    if (s.in.writable() > 0) return true;
+  }
+}
+
+void PoolEngine::Impl::wake() noexcept {
+  poked.store(true);
+  std::uint64_t one = 1;
+  ssize_t r;
+  do r = ::write(link.bell, &one, sizeof one);
+  while (r < 0 && errno == EINTR);
+}
+
+}  // namespace pyconc::multiprocessing::detail
