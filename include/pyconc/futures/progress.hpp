@@ -64,6 +64,7 @@ struct ProgressOptions {
 /// `desc: 420it [00:03, 140.20it/s]`. The first line is drawn by the constructor, the
 /// last one (and a newline) by close() or the destructor. Drawing never throws: output
 /// errors are ignored. When it does not draw and has no callback, update() only adds.
+/// Movable; a moved-from bar may only be destroyed.
 ///
 /// Thread safety: update(), close() and the readers may be called from any thread; they
 /// are serialised by an internal lock. The callback runs outside that lock, in the thread
