@@ -104,6 +104,9 @@ class AsCompleted {
   };
   iterator begin() { return iterator(this); }
   std::default_sentinel_t end() { return {}; }
+  /// How many futures it yields in all (repeats counted once), whether yielded yet or
+  /// not: the total of a progress bar (futures::progress).
+  std::size_t size() const noexcept { return futures_.size(); }
 
  private:
   // Makes sure ready_[next_] exists unless everything was yielded; may wait.
