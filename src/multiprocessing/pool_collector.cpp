@@ -185,6 +185,11 @@ void PoolEngine::Impl::check_workers(int timeout_ms) {
 }
 
 void PoolEngine::Impl::worker_ended(Slot& s) {
+  {
+    // From now on pump() leaves this slot alone (and starts no streamer into it).
+    pyconc::detail::LockGuard guard(m);
+    s.live = false;
+  }
   s.gone.store(true);
   if (s.streamer.joinable()) s.streamer.join();
   std::vector<Message> messages;
