@@ -13,14 +13,19 @@ namespace pyconc::multiprocessing {
 
 namespace detail {
 
-void build_message(std::vector<std::byte>& out, const std::vector<std::byte>& runner,
-                   const std::vector<std::byte>& fn, const std::vector<std::byte>& args) {
+void begin_message(std::vector<std::byte>& out, const std::vector<std::byte>& runner,
+                   const std::vector<std::byte>& fn, std::size_t args_hint) {
   out.clear();
-  out.reserve(8 + runner.size() + fn.size() + args.size());
+  out.reserve(8 + runner.size() + fn.size() + args_hint);
   put_u32(out, static_cast<std::uint32_t>(runner.size()));
   out.insert(out.end(), runner.begin(), runner.end());
   put_u32(out, static_cast<std::uint32_t>(fn.size()));
   out.insert(out.end(), fn.begin(), fn.end());
+}
+
+void build_message(std::vector<std::byte>& out, const std::vector<std::byte>& runner,
+                   const std::vector<std::byte>& fn, const std::vector<std::byte>& args) {
+  begin_message(out, runner, fn, args.size());
   out.insert(out.end(), args.begin(), args.end());
 }
 

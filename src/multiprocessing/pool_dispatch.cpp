@@ -21,7 +21,7 @@ namespace pyconc::multiprocessing::detail {
 using pool::Ring;
 using Clock = std::chrono::steady_clock;
 
-void PoolEngine::Impl::submit(std::vector<PoolTask*> tasks) {
+void PoolEngine::Impl::submit(std::span<PoolTask* const> tasks) {
   std::exception_ptr refuse;
   bool start = false;
   {

@@ -194,9 +194,9 @@ PoolEngine::~PoolEngine() {
   }
 }
 
-void PoolEngine::submit(PoolTask* task) { impl_->submit({task}); }
+void PoolEngine::submit(PoolTask* task) { impl_->submit(std::span<PoolTask* const>(&task, 1)); }
 void PoolEngine::submit_many(std::vector<PoolTask*> tasks) {
-  if (!tasks.empty()) impl_->submit(std::move(tasks));
+  if (!tasks.empty()) impl_->submit(std::span<PoolTask* const>(tasks));
 }
 
 void PoolEngine::close() noexcept {

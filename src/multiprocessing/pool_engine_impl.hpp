@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <thread>
 #include <vector>
 
@@ -64,7 +65,7 @@ struct PoolEngine::Impl : std::enable_shared_from_this<PoolEngine::Impl> {
 
   void ensure_started();
   void start_worker(Slot& s);
-  void submit(std::vector<PoolTask*> tasks);
+  void submit(std::span<PoolTask* const> tasks);
   std::size_t limit(const Slot& s) const;
   void pump() PYCONC_REQUIRES(m);
   void stream(Slot& s, PoolTask* task);

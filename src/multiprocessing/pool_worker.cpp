@@ -12,7 +12,7 @@
 #include <exception>
 #include <span>
 #include <string>
-#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "pool_channel.hpp"
@@ -22,6 +22,24 @@
 #include "pyconc/pickle/exceptions.hpp"
 
 namespace pyconc::multiprocessing::detail::pool {
+
+/// Code addresses already resolved: a worker sees a handful of functions, so a short
+/// list compared bytewise beats hashing (and allocates nothing per task).
+class AddressCache {
+ public:
+  void* find(std::span<const std::byte> key) const noexcept {
+    for (const auto& [k, p] : entries_)
+      if (k.size() == key.size() && std::memcmp(k.data(), key.data(), key.size()) == 0) return p;
+    return nullptr;
+  }
+  void add(std::span<const std::byte> key, void* p) {
+    if (entries_.size() >= 256) entries_.erase(entries_.begin());
+    entries_.emplace_back(std::vector<std::byte>(key.begin(), key.end()), p);
+  }
+
+ private:
+  std::vector<std::pair<std::vector<std::byte>, void*>> entries_;
+};
 
 namespace {
 
@@ -158,14 +176,7 @@ class Worker {
     };
     auto runner_bytes = field();
     auto fn_bytes = field();
-    std::string key(reinterpret_cast<const char*>(runner_bytes.data()), runner_bytes.size());
-    Runner runner;
-    if (auto it = runners_.find(key); it != runners_.end()) {
-      runner = it->second;
-    } else {
-      runner = reinterpret_cast<Runner>(resolve_code_address(pyconc::pickle::loads<CodeAddress>(runner_bytes)));
-      runners_.emplace(std::move(key), runner);
-    }
+    auto runner = reinterpret_cast<Runner>(resolve_cached(runner_bytes));
     runner(fn_bytes, rest, result_);
   }
 
@@ -190,10 +201,25 @@ class Worker {
   Ring in_, out_;
   std::atomic<std::uint64_t>& current_;
   std::vector<std::byte> message_, result_;
-  std::unordered_map<std::string, Runner> runners_;
 };
 
 }  // namespace
+
+}  // namespace pyconc::multiprocessing::detail::pool
+
+namespace pyconc::multiprocessing::detail {
+
+void* resolve_cached(std::span<const std::byte> address) {
+  thread_local pool::AddressCache known;
+  if (void* p = known.find(address)) return p;
+  void* p = resolve_code_address(pyconc::pickle::loads<CodeAddress>(address));
+  known.add(address, p);
+  return p;
+}
+
+}  // namespace pyconc::multiprocessing::detail
+
+namespace pyconc::multiprocessing::detail::pool {
 
 void worker_main(PoolLink link, std::uint32_t slot, std::vector<std::byte> initializer, long long max_tasks) {
   Worker w(link, slot);

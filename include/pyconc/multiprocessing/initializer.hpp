@@ -58,7 +58,7 @@ class Initializer {
                   "or a serialisable function object (docs/conventions.md, \"Callables across processes\")");
     using Params = detail::parameters_of<Fn>;
     Fn stored(std::forward<F>(fn));
-    detail::CallableCodec<Fn>::save(fn_bytes_, stored);
+    detail::save_callable(fn_bytes_, stored);
     runner_ = detail::pickle_runner(Params::template runner<Fn>);
     params_ = &typeid(typename Params::type);
   }

@@ -78,7 +78,7 @@ std::vector<futures::Future<std::vector<map_result_t<Fn, Item, Star>>>> submit_c
   futures.reserve((n + step - 1) / step);
   tasks.reserve(futures.capacity());
   std::vector<std::byte> fn_bytes;
-  CallableCodec<Fn>::save(fn_bytes, fn);
+  save_callable(fn_bytes, fn);
   const auto& runner = runner_address<&run_chunk<Fn, Item, Star>>();
   for (std::size_t begin = 0; begin < n; begin += step) {
     std::size_t end = begin + step < n ? begin + step : n;

@@ -74,6 +74,9 @@ inline void put_u32(std::vector<std::byte>& out, std::uint32_t v) {
   out.insert(out.end(), b, b + 4);
 }
 
+/// Starts a task message: runner and callable; the pickled arguments follow.
+void begin_message(std::vector<std::byte>& out, const std::vector<std::byte>& runner,
+                   const std::vector<std::byte>& fn, std::size_t args_hint);
 /// Builds a task message from its parts.
 void build_message(std::vector<std::byte>& out, const std::vector<std::byte>& runner,
                    const std::vector<std::byte>& fn, const std::vector<std::byte>& args);
@@ -84,6 +87,35 @@ using stored_callable_t =
     std::conditional_t<std::is_function_v<std::remove_cvref_t<F>>, std::add_pointer_t<std::remove_cvref_t<F>>,
                        std::decay_t<F>>;
 
+/// A function pointer's code address, resolved once per worker (dl_iterate_phdr costs
+/// about a microsecond; a worker sees the same few functions again and again).
+void* resolve_cached(std::span<const std::byte> address);
+
+/// A task's callable, pickled. A function pointer's bytes are remembered per thread, so
+/// a stream of submissions of one function looks its module up once.
+template <class F>
+void save_callable(std::vector<std::byte>& out, const F& fn) {
+  if constexpr (function_pointer_v<F>) {
+    thread_local const void* last = nullptr;
+    thread_local std::vector<std::byte> bytes;
+    const void* p = reinterpret_cast<const void*>(fn);
+    if (p != last || bytes.empty()) {
+      bytes = pyconc::pickle::dumps(code_address(p));
+      last = p;
+    }
+    out = bytes;
+  } else {
+    CallableCodec<F>::save(out, fn);
+  }
+}
+
+/// The worker's side of save_callable.
+template <class F>
+F load_callable(std::span<const std::byte> in) {
+  if constexpr (function_pointer_v<F>) return reinterpret_cast<F>(resolve_cached(in));
+  else return CallableCodec<F>::load(in);
+}
+
 template <class T>
 void pickle_result(std::vector<std::byte>& out, T&& value) {
   pyconc::pickle::dump_into(out, value);
@@ -93,7 +125,7 @@ void pickle_result(std::vector<std::byte>& out, T&& value) {
 template <class F, class... Args>
 void run_call(std::span<const std::byte> fn_bytes, std::span<const std::byte> arg_bytes,
               std::vector<std::byte>& result) {
-  F fn = CallableCodec<F>::load(fn_bytes);
+  F fn = load_callable<F>(fn_bytes);
   using R = std::invoke_result_t<F&, Args...>;
   auto args = pyconc::pickle::loads<std::tuple<Args...>>(arg_bytes);
   if constexpr (std::is_void_v<R>) {
@@ -113,7 +145,7 @@ using chunk_value_t = std::conditional_t<std::is_void_v<R>, std::monostate, R>;
 template <class F, class Item, bool Star>
 void run_chunk(std::span<const std::byte> fn_bytes, std::span<const std::byte> arg_bytes,
                std::vector<std::byte>& result) {
-  F fn = CallableCodec<F>::load(fn_bytes);
+  F fn = load_callable<F>(fn_bytes);
   auto items = pyconc::pickle::loads<std::vector<Item>>(arg_bytes);
   auto call = [&fn](Item& x) -> decltype(auto) {
     if constexpr (Star) return std::apply([&fn](auto&... a) -> decltype(auto) { return std::invoke(fn, std::move(a)...); }, x);
@@ -135,16 +167,17 @@ void run_chunk(std::span<const std::byte> fn_bytes, std::span<const std::byte> a
 /// The message of fn(args...).
 template <class F, class... Args>
 void encode_call(std::vector<std::byte>& out, const F& fn, const std::tuple<Args...>& args) {
-  std::vector<std::byte> fn_bytes;
-  CallableCodec<F>::save(fn_bytes, fn);
-  build_message(out, runner_address<&run_call<F, Args...>>(), fn_bytes, pyconc::pickle::dumps(args));
+  thread_local std::vector<std::byte> fn_bytes;
+  save_callable(fn_bytes, fn);
+  begin_message(out, runner_address<&run_call<F, Args...>>(), fn_bytes, 16);
+  pyconc::pickle::dump_into(out, args);
 }
 
 /// The message of a chunk of items for fn.
 template <class F, class Item, bool Star>
 void encode_chunk(std::vector<std::byte>& out, const F& fn, const std::vector<Item>& items) {
   std::vector<std::byte> fn_bytes;
-  CallableCodec<F>::save(fn_bytes, fn);
+  save_callable(fn_bytes, fn);
   build_message(out, runner_address<&run_chunk<F, Item, Star>>(), fn_bytes, pyconc::pickle::dumps(items));
 }
 
