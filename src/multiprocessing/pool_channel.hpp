@@ -3,7 +3,9 @@
 //
 //   segment: PoolHeader | SlotHeader x n | (inbox bytes, outbox bytes) x n
 //
-//   parent ──inbox──► worker      messages [u64 length][task message]; length 0: stop
+//   parent ──inbox──► worker      messages [u64 length][u64 id][u32 fds][task message];
+//                                 length 0: stop. fds > 0: that many fds come first on the
+//                                 slot's socket (SCM_RIGHTS)
 //   parent ◄─outbox── worker      messages [u64 length][u64 task id][u8 status][u32 ns][payload]
 //   worker: current = task id    while it runs a task (0 otherwise): what it held if it dies
 //

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <string>
 #include <utility>
 
@@ -20,6 +21,31 @@ namespace pyconc::multiprocessing::detail {
 
 using pool::Ring;
 using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// [u64 length][u64 id][u32 fds]: the head of a task in an inbox.
+void frame_head(std::byte (&head)[20], const PoolTask& task) {
+  std::uint64_t len = 12 + task.message.size(), id = task.id;
+  auto nfds = static_cast<std::uint32_t>(task.fds.size());
+  std::memcpy(head, &len, 8);
+  std::memcpy(head + 8, &id, 8);
+  std::memcpy(head + 16, &nfds, 4);
+}
+
+// The fds of a task's arguments go first, on the slot's socket; false when the worker
+// is gone.
+bool send_task_fds(Slot& s, const PoolTask& task) {
+  if (task.fds.empty()) return true;
+  try {
+    send_fds(s.sock, task.fds);
+    return true;
+  } catch (const OSError&) {
+    return false;
+  }
+}
+
+}  // namespace
 
 void PoolEngine::Impl::submit(std::span<PoolTask* const> tasks) {
   std::exception_ptr refuse;
@@ -56,7 +82,7 @@ std::size_t PoolEngine::Impl::limit(const Slot& s) const {
 void PoolEngine::Impl::pump() {
   while (!pending.empty()) {
     PoolTask* task = pending.front();
-    std::uint64_t bytes = 16 + task->message.size();
+    std::uint64_t bytes = 20 + task->message.size();
     Slot* best = nullptr;
     for (auto& s : slots) {
       if (!s->live || s->stop_sent || s->streaming || s->quota == 0 || s->inflight.size() >= limit(*s)) continue;
@@ -78,7 +104,9 @@ void PoolEngine::Impl::pump() {
       best->streamer = std::thread([self = shared_from_this(), best, task] { self->stream(*best, task); });
       continue;
     }
-    std::uint64_t head[2] = {8 + task->message.size(), task->id};
+    if (!send_task_fds(*best, *task)) continue;  // the worker is gone: its end will requeue it
+    std::byte head[20];
+    frame_head(head, *task);
     best->in.put(head, sizeof head);
     best->in.put(task->message.data(), task->message.size());
     best->in.publish();
@@ -89,10 +117,11 @@ void PoolEngine::Impl::pump() {
 void PoolEngine::Impl::stream(Slot& s, PoolTask* task) {
   // Only this thread writes into s.in while s.streaming.
   const std::vector<std::byte>& msg = task->message;
-  std::uint64_t head[2] = {8 + msg.size(), task->id};
-  const std::byte* parts[2] = {reinterpret_cast<const std::byte*>(head), msg.data()};
+  std::byte head[20];
+  frame_head(head, *task);
+  bool aborted = !send_task_fds(s, *task);
+  const std::byte* parts[2] = {head, msg.data()};
   std::uint64_t sizes[2] = {sizeof head, msg.size()};
-  bool aborted = false;
   for (int p = 0; p < 2 && !aborted; ++p) {
     const std::byte* src = parts[p];
     std::uint64_t n = sizes[p];

@@ -21,6 +21,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -60,8 +61,10 @@ PoolEngine::Impl::~Impl() {
     if (collector_id.load() == std::this_thread::get_id()) collector.detach();
     else collector.join();
   }
-  for (auto& s : slots)
+  for (auto& s : slots) {
     if (s->streamer.joinable()) s->streamer.join();
+    if (s->sock >= 0) ::close(s->sock);
+  }
   if (link.bell >= 0) ::close(link.bell);
 }
 
@@ -101,9 +104,22 @@ void PoolEngine::Impl::start_worker(Slot& s) {
   s.gone.store(false);
   long long max = config.max_tasks_per_child.value_or(0);
   std::string name = config.name_prefix + "-" + std::to_string(++started_workers);
-  Process p(ProcessOptions{.name = name, .daemon = true}, &pool::worker_main, link, s.index, config.initializer, max);
+  // A fresh socket for fds each time: one a dead worker left unread must not reach the next.
+  int pair[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0) raise_os_error(errno, "socketpair");
+  Process p(ProcessOptions{.name = name, .daemon = true}, &pool::worker_main, link, s.index,
+            pool::FdChannel{pair[1]}, config.initializer, max);
   get_context(config.start_method).bind(p);
-  p.start();
+  try {
+    p.start();
+  } catch (...) {
+    ::close(pair[0]);
+    ::close(pair[1]);
+    throw;
+  }
+  ::close(pair[1]);  // the worker has its copy (inherited, or sent with the launch)
+  if (s.sock >= 0) ::close(s.sock);
+  s.sock = pair[0];
   int fd = p.sentinel();
   pyconc::detail::LockGuard guard(m);
   s.process = std::move(p);

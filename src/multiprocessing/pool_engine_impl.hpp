@@ -36,6 +36,7 @@ struct Slot {
   std::optional<Process> process;
   int pidfd = -1;
   int pid = 0;
+  int sock = -1;                   // the parent's end of the socket for fds
   std::deque<PoolTask*> inflight;  // sent, in order; results come back in this order
   long long quota = -1;            // tasks it may still be sent (-1: no limit)
   double ema_ns = -1;              // its tasks' running time, smoothed (-1: none yet)

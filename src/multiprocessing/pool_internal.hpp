@@ -33,8 +33,25 @@ struct PoolLink {
   }
 };
 
+/// The worker's end of its socket for fds (tasks whose arguments hold a Connection):
+/// inherited under fork, exported with the launch otherwise.
+struct FdChannel {
+  int fd = -1;
+  template <class Archive>
+  void save(Archive& ar) const {
+    ar(export_fd(fd));
+  }
+  template <class Archive>
+  void load(Archive& ar) {
+    std::uint32_t index = 0;
+    ar(index);
+    fd = import_fd(index);
+  }
+};
+
 /// A worker's life: attach, run the initializer, then tasks until a stop message (or
 /// `max_tasks` tasks).
-void worker_main(PoolLink link, std::uint32_t slot, std::vector<std::byte> initializer, long long max_tasks);
+void worker_main(PoolLink link, std::uint32_t slot, FdChannel fds, std::vector<std::byte> initializer,
+                 long long max_tasks);
 
 }  // namespace pyconc::multiprocessing::detail::pool

@@ -103,9 +103,10 @@ void read_exact(Ring& in, std::byte* dst, std::uint64_t n) {
 
 class Worker {
  public:
-  Worker(const PoolLink& link, std::uint32_t slot)
+  Worker(const PoolLink& link, std::uint32_t slot, int fd_sock)
       : layout_(attach(link.segment->data(), link.segment->size())),
         bell_(link.bell),
+        fd_sock_(fd_sock),
         in_(layout_.inbox(slot)),
         out_(layout_.outbox(slot)),
         current_(layout_.slot(slot)->current) {}
@@ -115,10 +116,14 @@ class Worker {
     std::uint64_t len = 0;
     read_exact(in_, reinterpret_cast<std::byte*>(&len), sizeof len);
     if (len == 0) return false;
-    if (len < sizeof id || len > kMaxMessage) throw ValueError("pool worker: corrupt task message");
+    std::uint32_t nfds = 0;
+    if (len < sizeof id + sizeof nfds || len > kMaxMessage) throw ValueError("pool worker: corrupt task message");
     read_exact(in_, reinterpret_cast<std::byte*>(&id), sizeof id);
-    message_.resize(len - sizeof id);
+    read_exact(in_, reinterpret_cast<std::byte*>(&nfds), sizeof nfds);
+    message_.resize(len - sizeof id - sizeof nfds);
     read_exact(in_, message_.data(), message_.size());
+    fds_.clear();
+    if (nfds > 0) fds_ = recv_fds(fd_sock_, nfds);
     return true;
   }
 
@@ -129,6 +134,8 @@ class Worker {
     auto start = Clock::now();
     bool ok = true;
     try {
+      FdImport imported(std::move(fds_));  // what a Connection argument adopts; the rest is closed
+      fds_.clear();
       call(message);
     } catch (...) {
       ok = false;
@@ -198,6 +205,8 @@ class Worker {
 
   Layout layout_;
   int bell_;
+  int fd_sock_;
+  std::vector<int> fds_;
   Ring in_, out_;
   std::atomic<std::uint64_t>& current_;
   std::vector<std::byte> message_, result_;
@@ -221,8 +230,9 @@ void* resolve_cached(std::span<const std::byte> address) {
 
 namespace pyconc::multiprocessing::detail::pool {
 
-void worker_main(PoolLink link, std::uint32_t slot, std::vector<std::byte> initializer, long long max_tasks) {
-  Worker w(link, slot);
+void worker_main(PoolLink link, std::uint32_t slot, FdChannel fds, std::vector<std::byte> initializer,
+                 long long max_tasks) {
+  Worker w(link, slot, fds.fd);
   std::uint32_t ns = 0;
   if (!initializer.empty() && !w.run(initializer, ns)) {
     // The parent learns why; this worker ends with exit code 1 after printing it, as a

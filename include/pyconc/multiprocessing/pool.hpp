@@ -247,7 +247,7 @@ class Pool {
     detail::PoolTask* task = nullptr;
     futures::Future<R> future = detail::make_task<R>(task);
     try {
-      detail::encode_call(task->message, Fn(std::forward<F>(fn)), std::tuple<std::decay_t<Args>...>(std::forward<Args>(args)...));
+      detail::encode_call(*task, Fn(std::forward<F>(fn)), std::tuple<std::decay_t<Args>...>(std::forward<Args>(args)...));
     } catch (...) {  // the arguments could not be pickled: this task alone fails
       task->fail(std::current_exception());
       task->release_task();

@@ -170,7 +170,7 @@ class ProcessPoolExecutor : public Executor {
     multiprocessing::detail::PoolTask* task = nullptr;
     Future<R> future = multiprocessing::detail::make_task<R>(task);
     try {
-      multiprocessing::detail::encode_call(task->message, Fn(std::forward<F>(fn)),
+      multiprocessing::detail::encode_call(*task, Fn(std::forward<F>(fn)),
                                            std::tuple<std::decay_t<Args>...>(std::forward<Args>(args)...));
     } catch (...) {
       task->fail(std::current_exception());

@@ -87,7 +87,9 @@ std::vector<futures::Future<std::vector<map_result_t<Fn, Item, Star>>>> submit_c
     try {
       std::vector<Item> part(std::make_move_iterator(items.begin() + static_cast<std::ptrdiff_t>(begin)),
                              std::make_move_iterator(items.begin() + static_cast<std::ptrdiff_t>(end)));
+      FdExport exported;
       build_message(task->message, runner, fn_bytes, pyconc::pickle::dumps(part));
+      if (!exported.fds().empty()) task->fds = dup_all(exported.fds());
     } catch (...) {  // this chunk's items cannot be pickled: it fails alone
       task->fail(std::current_exception());
       task->release_task();

@@ -22,6 +22,7 @@
 
 #include "pyconc/futures/future.hpp"
 #include "pyconc/multiprocessing/detail/process_target.hpp"
+#include "pyconc/multiprocessing/detail/reduction.hpp"
 #include "pyconc/pickle.hpp"
 
 namespace pyconc::multiprocessing::detail {
@@ -51,9 +52,12 @@ class PoolTask {
   std::uint64_t id = 0;
   /// claim() succeeded (a task a dead worker never started goes out again unclaimed).
   bool claimed = false;
+  /// Copies of the fds that handles among the arguments (a Connection) exported while
+  /// they were pickled; sent to the worker with the task (SCM_RIGHTS).
+  std::vector<int> fds;
 
  protected:
-  ~PoolTask() = default;
+  ~PoolTask() { close_all(fds); }
 };
 
 /// A runner's code address, pickled.
@@ -164,13 +168,15 @@ void run_chunk(std::span<const std::byte> fn_bytes, std::span<const std::byte> a
   }
 }
 
-/// The message of fn(args...).
+/// The message of fn(args...) (and the fds its arguments export) into `task`.
 template <class F, class... Args>
-void encode_call(std::vector<std::byte>& out, const F& fn, const std::tuple<Args...>& args) {
+void encode_call(PoolTask& task, const F& fn, const std::tuple<Args...>& args) {
   thread_local std::vector<std::byte> fn_bytes;
   save_callable(fn_bytes, fn);
-  begin_message(out, runner_address<&run_call<F, Args...>>(), fn_bytes, 16);
-  pyconc::pickle::dump_into(out, args);
+  begin_message(task.message, runner_address<&run_call<F, Args...>>(), fn_bytes, 16);
+  FdExport exported;
+  pyconc::pickle::dump_into(task.message, args);
+  if (!exported.fds().empty()) task.fds = dup_all(exported.fds());
 }
 
 /// The message of a chunk of items for fn.

@@ -60,4 +60,13 @@ bool exporting_fds() noexcept;
 /// is active, the index is out of range, or it was taken before.
 int import_fd(std::uint32_t index);
 
+/// Copies of `fds` (close-on-exec) that the caller owns. OSError when one cannot be made.
+std::vector<int> dup_all(const std::vector<int>& fds);
+/// Closes every fd of `fds` and empties it.
+void close_all(std::vector<int>& fds) noexcept;
+/// Sends `fds` over the Unix socket `sock` (SCM_RIGHTS, with one byte). OSError on failure.
+void send_fds(int sock, const std::vector<int>& fds);
+/// Receives exactly `n` fds sent by send_fds (blocking). OSError/EOFError on failure.
+std::vector<int> recv_fds(int sock, std::size_t n);
+
 }  // namespace pyconc::multiprocessing::detail
