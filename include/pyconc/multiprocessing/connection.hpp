@@ -50,9 +50,10 @@ struct ConnectionAccess;
 ///     if (parent.poll(0.5s)) parent.recv_bytes();      // a message within 0.5 s?
 ///
 /// A Connection is a cheap handle: copies share one end (close() closes it for every
-/// copy in this process). It crosses processes by fork (inherited) or as a Process
-/// argument under every start method (the child receives the segment name and the
-/// end's file descriptors). Pickled anywhere else (e.g. into a Queue) its save() throws
+/// copy in this process). It crosses processes by fork (inherited) or as an argument of
+/// a Process or of a pool task (Pool, ProcessPoolExecutor) under every start method
+/// (the child receives the segment name and the end's file descriptors). Pickled
+/// anywhere else (e.g. into a Queue) its save() throws
 /// ValueError.
 ///
 /// Thread safety: every member may be called from any thread. Two threads (or two

@@ -1,5 +1,6 @@
 // File descriptors that travel with pickled arguments: how a handle that owns an fd
-// (a Connection) crosses into a spawn or forkserver child.
+// (a Connection) crosses into a spawn or forkserver child, or into a pool worker with a
+// task (the pool sends the task's fds over the worker's socket, SCM_RIGHTS).
 //
 // While a Process's arguments are pickled for a child, the launcher keeps an FdExport
 // active on that thread; a handle's cereal save() calls export_fd() and stores the
