@@ -41,3 +41,13 @@ TEST(PoolSmoke, DeadWorkerFailsOnlyItsTask) {
   }
   EXPECT_EQ(pool.apply(square, 3), 9);
 }
+
+TEST(PoolSmoke, OptionsAfterTheFunction) {
+  mp::Pool pool(2);
+  std::vector<int> xs{1, 2, 3};
+  EXPECT_EQ(pool.map(square, {.chunksize = 2}, xs), (std::vector{1, 4, 9}));
+  EXPECT_EQ(pool.map_async(square, {.chunksize = 1}, xs).get(10s), (std::vector{1, 4, 9}));
+  int n = 0;
+  for (int v : pool.imap(square, {.chunksize = 2}, xs)) n += v;
+  EXPECT_EQ(n, 14);
+}

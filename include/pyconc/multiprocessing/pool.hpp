@@ -280,6 +280,35 @@ class Pool {
     return map_impl<true>(std::forward<F>(fn), std::forward<Range>(items), std::move(options));
   }
 
+  // The same calls with the options right after the function, where Executor::map
+  // takes them: pool.map(f, {.chunksize = 100}, xs).
+  template <class F, std::ranges::input_range Range>
+  auto map(F&& fn, PoolMapOptions options, Range&& items) {
+    return map(std::forward<F>(fn), std::forward<Range>(items), options);
+  }
+  template <class F, std::ranges::input_range Range>
+  auto map_async(F&& fn, MapAsyncOptions<detail::map_result_t<F, std::ranges::range_value_t<Range>, false>> options,
+                 Range&& items) {
+    return map_async(std::forward<F>(fn), std::forward<Range>(items), std::move(options));
+  }
+  template <class F, std::ranges::input_range Range>
+  auto starmap(F&& fn, PoolMapOptions options, Range&& items) {
+    return starmap(std::forward<F>(fn), std::forward<Range>(items), options);
+  }
+  template <class F, std::ranges::input_range Range>
+  auto starmap_async(F&& fn, MapAsyncOptions<detail::map_result_t<F, std::ranges::range_value_t<Range>, true>> options,
+                     Range&& items) {
+    return starmap_async(std::forward<F>(fn), std::forward<Range>(items), std::move(options));
+  }
+  template <class F, std::ranges::input_range Range>
+  auto imap(F&& fn, PoolMapOptions options, Range&& items) {
+    return imap(std::forward<F>(fn), std::forward<Range>(items), options);
+  }
+  template <class F, std::ranges::input_range Range>
+  auto imap_unordered(F&& fn, PoolMapOptions options, Range&& items) {
+    return imap_unordered(std::forward<F>(fn), std::forward<Range>(items), options);
+  }
+
   /// Python's imap: results in input order, as they come. Default chunksize 1.
   template <class F, std::ranges::input_range Range>
   auto imap(F&& fn, Range&& items, PoolMapOptions options = {}) {
