@@ -35,9 +35,9 @@ const std::vector<Seed> kSeeds = {
     {"web_fetch", "", "a Thread per URL: requests.get(url).status_code (local server, libcurl)"},
     {"process_squares", "", "a Process per number of range(5) prints its square"},
     {"threads_vs_processes", "", "CPU-bound: serially, on N Threads, on N Processes (no GIL: both ~Nx)"},
-    {"pools", "--quick",
-     "ThreadPoolExecutor for waits (sleeps here 10 ms); ProcessPoolExecutor and Pool for a prime count,\n"
-     "        the last one on a tqdm progress bar (drawn to stderr on a terminal)",
+    {"pools", "",
+     "ThreadPoolExecutor for 5 waits of 1 s (1 s in all, not 5); ProcessPoolExecutor and Pool\n"
+     "        for a prime count, the last one under a tqdm progress bar (drawn on a terminal)",
      true},
     {"five_workers", "", "5 worker Threads sleep 2 s each: 2 s in all, not 10"},
     {"fetch_urls", "", "3 URLs, a Thread each, then \"All URLs fetched.\" (local server, libcurl)"},

@@ -4,7 +4,7 @@
 // CPU-bound ones (in Python, threads cannot compute at once because of the GIL). Each
 // pool's results are printed with its time beside the serial run's; the last run counts
 // the chunks on a progress bar (tqdm in Python), drawn to stderr only on a terminal.
-// --quick: every time.sleep is a hundredth as long (ctest and `make demo` pass it).
+// --quick: every time.sleep is a hundredth as long (ctest passes it; `make demo` does not).
 //
 // The Python original:
 //
