@@ -20,13 +20,15 @@ using Clock = std::chrono::steady_clock;
 
 struct RunResult {
   bool ok = false;
-  std::string output;  // stdout and stderr, merged
+  std::string output;  // stdout and stderr, merged (stdout only with live_stderr)
   std::string status;  // "exit 0", "killed by signal: Segmentation fault", ...
 };
 
 /// Runs args[0] (a path) with the arguments args[1...], its stdout and stderr into a
-/// pipe; kills it after `timeout`.
-RunResult run_program(const std::vector<std::string>& args, std::chrono::seconds timeout);
+/// pipe (with `live_stderr`, only its stdout: its stderr is the demo's); kills it after
+/// `timeout`.
+RunResult run_program(const std::vector<std::string>& args, std::chrono::seconds timeout,
+                      bool live_stderr = false);
 
 /// Prints a program's output indented under its header.
 void print_indented(const std::string& text);

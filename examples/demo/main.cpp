@@ -11,7 +11,7 @@
 //   4. says where to read on: the full benchmarks (make bench) and the docs.
 //
 // Exits with 1 if a program fails or a count disagrees (pyconc's or Python's). Takes
-// about 40 s on 2 cores.
+// about 50 s on 2 cores.
 #include <cstdio>
 
 #include "demo.hpp"

@@ -18,7 +18,7 @@ namespace demo {
 
 using namespace std::chrono_literals;
 
-RunResult run_program(const std::vector<std::string>& args, std::chrono::seconds timeout) {
+RunResult run_program(const std::vector<std::string>& args, std::chrono::seconds timeout, bool live_stderr) {
   RunResult result;
   int fds[2];
   if (pipe(fds) != 0) {
@@ -28,7 +28,7 @@ RunResult run_program(const std::vector<std::string>& args, std::chrono::seconds
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
-  posix_spawn_file_actions_adddup2(&actions, fds[1], STDERR_FILENO);
+  if (!live_stderr) posix_spawn_file_actions_adddup2(&actions, fds[1], STDERR_FILENO);
   posix_spawn_file_actions_addclose(&actions, fds[0]);
   posix_spawn_file_actions_addclose(&actions, fds[1]);
   std::vector<std::string> owned = args;

@@ -17,6 +17,9 @@ struct Seed {
   std::string name;    // examples/seeds/<name>.cpp, built as seed_<name>
   std::string args;    // "--quick" for the programs that would sleep long or never end
   std::string python;  // what the Python original does
+  // Its stderr goes straight to the demo's (a terminal, when the demo runs on one), for
+  // the programs that draw a progress bar there; their stdout is collected as the others'.
+  bool live_stderr = false;
 };
 
 // The tutorials' order; the extras last.
@@ -32,6 +35,10 @@ const std::vector<Seed> kSeeds = {
     {"web_fetch", "", "a Thread per URL: requests.get(url).status_code (local server, libcurl)"},
     {"process_squares", "", "a Process per number of range(5) prints its square"},
     {"threads_vs_processes", "", "CPU-bound: serially, on N Threads, on N Processes (no GIL: both ~Nx)"},
+    {"pools", "",
+     "ThreadPoolExecutor for 5 waits of 1 s (1 s in all, not 5); ProcessPoolExecutor and Pool\n"
+     "        for a prime count, the last one under a tqdm progress bar (drawn on a terminal)",
+     true},
     {"five_workers", "", "5 worker Threads sleep 2 s each: 2 s in all, not 10"},
     {"fetch_urls", "", "3 URLs, a Thread each, then \"All URLs fetched.\" (local server, libcurl)"},
     {"lock_counter_2_threads", "", "2 Threads x 100,000 `with lock: counter += 1`"},
@@ -58,7 +65,7 @@ int run_seeds(const fs::path& dir) {
 
   std::printf("== Python's classic concurrency programs, ported line by line ==\n");
   std::printf("   (each program's source holds its Python original: examples/seeds/<name>.cpp;\n");
-  std::printf("    asyncio.gather and the process pools arrive with pyconc's asyncio and process pools)\n");
+  std::printf("    asyncio.gather arrives with pyconc's asyncio)\n");
   int failures = 0;
   int index = 0;
   for (const Seed& seed : seeds) {
@@ -69,7 +76,7 @@ int run_seeds(const fs::path& dir) {
     std::vector<std::string> args = {(dir / ("seed_" + seed.name)).string()};
     if (!seed.args.empty()) args.push_back(seed.args);
     auto start = Clock::now();
-    RunResult r = run_program(args, kSeedTimeout);
+    RunResult r = run_program(args, kSeedTimeout, seed.live_stderr);
     pyconc::Seconds took = Clock::now() - start;
     print_indented(r.output);
     std::printf("    %s (%s, %.2f s)\n", r.ok ? "ok" : "FAILED", r.status.c_str(), took.count());

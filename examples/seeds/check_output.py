@@ -116,6 +116,12 @@ CHECKS = {
                                          "All workers completed."),
     "fetch_urls": fetched("Fetched {url}: 200", last="All URLs fetched."),
     "lock_counter_2_threads": exactly("Final counter value: 200000"),
+    "pools": matching(r"ThreadPoolExecutor:  \['file1\.zip', 'file2\.zip', 'file3\.zip', 'file4\.zip', 'file5\.zip'\]"
+                      r" in \d+\.\d\d s \(serial \d+\.\d\d s\)",
+                      r"serial:              148933 primes in \d+\.\d\d s",
+                      r"ProcessPoolExecutor: 148933 primes in \d+\.\d\d s, speedup \d+\.\d\dx",
+                      r"Pool\.map:            148933 primes in \d+\.\d\d s, speedup \d+\.\d\dx",
+                      r"Pool\.imap_unordered: 148933 primes in \d+\.\d\d s, speedup \d+\.\d\dx"),
     # The extras beside the tutorial programs.
     "cpu_bound_pool": matching(r"1 thread: 148933 primes in \d+\.\d\d s",
                                r"pool:     148933 primes in \d+\.\d\d s, 20 chunks",

@@ -1,7 +1,8 @@
 // What the tutorial programs take from Python beyond concurrency, spelled so that a port
 // reads like its Python: time.sleep and time.perf_counter, random.randint and
-// random.random, and repr() of a list of tuples. Plus the --quick flag: the programs that
-// sleep for seconds or never end run short with it (ctest and `make demo` pass it).
+// random.random, and repr() of a list of tuples or of strings. Plus the --quick flag:
+// the programs that sleep for seconds or never end run short with it (ctest and
+// `make demo` pass it).
 //
 //     using namespace seeds;                  // time::, random::, repr()
 //     seeds::read_quick_flag(argc, argv);     // --quick: every time::sleep() is 100x shorter
@@ -66,6 +67,13 @@ std::string repr(const std::vector<std::pair<A, B>>& items) {
   std::string out = "[";
   for (const auto& [a, b] : items)
     out += (out.size() > 1 ? ", (" : "(") + std::to_string(a) + ", " + std::to_string(b) + ")";
+  return out + "]";
+}
+
+/// repr() of a list of strings (without quotes or backslashes in them): "['a', 'b']".
+inline std::string repr(const std::vector<std::string>& items) {
+  std::string out = "[";
+  for (const std::string& s : items) out += (out.size() > 1 ? ", '" : "'") + s + "'";
   return out + "]";
 }
 
