@@ -22,7 +22,11 @@ std::string worker_prefix(const std::string& method) {
 ProcessPoolExecutor::ProcessPoolExecutor(std::optional<int> max_workers, ProcessPoolOptions options) {
   int n = max_workers ? *max_workers : multiprocessing::cpu_count();
   if (n <= 0) throw ValueError("max_workers must be greater than 0");
-  multiprocessing::Context ctx = options.mp_context ? *options.mp_context : multiprocessing::get_context();
+  // As Python: max_tasks_per_child without a context means "spawn" (fork cannot replace
+  // workers safely in a process with threads).
+  multiprocessing::Context ctx = options.mp_context ? *options.mp_context
+                                 : options.max_tasks_per_child ? multiprocessing::get_context("spawn")
+                                                               : multiprocessing::get_context();
   if (options.max_tasks_per_child) {
     if (*options.max_tasks_per_child < 1) throw ValueError("max_tasks_per_child must be >= 1");
     if (ctx.start_method() == "fork")

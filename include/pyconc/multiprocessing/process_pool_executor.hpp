@@ -26,7 +26,8 @@ namespace pyconc::futures {
 /// ProcessPoolExecutor's keyword options (Python: mp_context, initializer, initargs,
 /// max_tasks_per_child).
 struct ProcessPoolOptions {
-  /// The workers' start method; default multiprocessing::get_context().
+  /// The workers' start method; default multiprocessing::get_context(), or "spawn" when
+  /// max_tasks_per_child is given (as Python).
   std::optional<multiprocessing::Context> mp_context;
   /// Run once by every worker when it starts, with `initargs` (transferable).
   multiprocessing::Initializer initializer;
