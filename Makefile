@@ -5,7 +5,8 @@
 #                g++ release, clang ThreadSanitizer, g++ ASan+UBSan, clang -Wthread-safety,
 #                and the Debian package (built, installed, used, removed)
 #   make bench   install what is missing, build (release), run every benchmark workload
-#                for pyconc, Python and the C++ peers (QUICK=1: a short smoke run)
+#                for pyconc, Python and the C++ peers (QUICK=1: a short smoke run;
+#                ONLY="pool_map pool_start": only the workloads named)
 #
 # Each target installs the Debian packages it needs (apt-get, as root; sudo otherwise).
 
@@ -15,7 +16,7 @@ JOBS ?= $(shell nproc)
 # pkg-config: the pyconc.pc tests; dpkg-dev (dpkg-shlibdeps) and file: cpack's Depends.
 DEPS_BUILD := cmake ninja-build g++ clang libclang-rt-14-dev libgtest-dev python3 libcurl4-openssl-dev libcereal-dev libssl-dev \
               pkg-config dpkg-dev file
-DEPS_BENCH := libbenchmark-dev libabsl-dev libtbb-dev libasio-dev libconcurrentqueue-dev python3-matplotlib wrk python3-uvloop
+DEPS_BENCH := libbenchmark-dev libabsl-dev libtbb-dev libasio-dev libconcurrentqueue-dev python3-matplotlib wrk python3-uvloop python3-joblib
 # Python of the benchmarks: Debian's, which sees Debian's python3-matplotlib.
 PYTHON := /usr/bin/python3
 
@@ -51,7 +52,7 @@ demo:
 bench: deps
 	cmake --preset release >/dev/null
 	cmake --build --preset release -j $(JOBS)
-	$(PYTHON) bench/run.py --bin build/release/bench $(if $(QUICK),--quick)
+	$(PYTHON) bench/run.py --bin build/release/bench $(if $(QUICK),--quick) $(if $(ONLY),--only $(ONLY))
 
 test: deps test-release test-tsan test-asan test-thread-safety test-package
 	@echo "make test: all suites passed (release, tsan, asan+ubsan, thread-safety, package)"

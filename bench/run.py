@@ -26,10 +26,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(HERE, "results")
 PY = sys.executable or "python3"
 PY_PEER = os.path.join(HERE, "peers", "python_workloads.py")
-LOWER_IS_BETTER = {"us/roundtrip", "us/call"}
+LOWER_IS_BETTER = {"us/roundtrip", "us/call", "ms/pool"}
 # Debian packages of the peers and tools whose versions latest.json records.
 VERSIONED_PACKAGES = ("libtbb-dev", "libasio-dev", "libconcurrentqueue-dev", "libabsl-dev", "libbenchmark-dev",
-                      "python3", "wrk", "python3-uvloop")
+                      "python3", "wrk", "python3-uvloop", "python3-joblib")
 
 
 def workloads(bin_dir, quick):
@@ -84,6 +84,7 @@ def workloads(bin_dir, quick):
         "id": "cpu_bound_speedup.processes", "n": big, "primary": "pyconc",
         "impls": {
             "pyconc": prog("cpu_bound_speedup", "processes", "--n", str(big)),
+            "pyconc-Pool.map": prog("cpu_bound_speedup", "pool", "--n", str(big)),
             "python-stdlib": py("cpu_bound_speedup_processes", limit),
         },
     })
@@ -117,6 +118,36 @@ def workloads(bin_dir, quick):
         "impls": {
             "pyconc": prog("manager_dict", "pyconc", "--n", str(n)),
             "python-stdlib": py("manager_dict", n // 10),
+        },
+    })
+    # The process pools: pyconc runs 10x the tasks of Python and loky (each ~7k tasks/s) so
+    # that every side's round lasts a similar time.
+    n = 20_000 if quick else 200_000
+    table.append({
+        "id": "process_pool_submit", "n": n, "primary": "pyconc",
+        "impls": {
+            "pyconc": prog("process_pool_submit", "pyconc", "--n", str(n)),
+            "pyconc-Pool.apply_async": prog("process_pool_submit", "pyconc-Pool.apply_async", "--n", str(n)),
+            "python-stdlib": py("process_pool_submit", n // 10),
+            "python-loky": py("process_pool_submit_loky", n // 10),
+        },
+    })
+    n = 100_000 if quick else 1_000_000
+    table.append({
+        "id": "pool_map", "n": n, "primary": "pyconc",
+        "impls": {
+            "pyconc": prog("pool_map", "pyconc", "--n", str(n)),
+            "pyconc-ProcessPoolExecutor.map": prog("pool_map", "pyconc-ProcessPoolExecutor.map", "--n", str(n)),
+            "python-stdlib": py("pool_map", n),
+            "python-loky": py("pool_map_loky", n),
+        },
+    })
+    n = 5 if quick else 20
+    table.append({
+        "id": "pool_start", "n": n, "primary": "pyconc",
+        "impls": {
+            "pyconc": prog("pool_start", "pyconc", "--n", str(n)),
+            "python-stdlib": py("pool_start", max(n // 2, 2)),
         },
     })
     return table
@@ -175,7 +206,7 @@ def fmt(value, unit):
     if unit in ("x",):
         return f"{value:.2f}x"
     if unit in LOWER_IS_BETTER:
-        return f"{value:.2f} us"
+        return f"{value:.2f} {unit.split('/')[0]}"
     for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
         if value >= scale:
             return f"{value / scale:.2f}{suffix}"
@@ -218,10 +249,14 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bin", required=True, help="directory of the built workload programs")
     ap.add_argument("--quick", action="store_true", help="small N: a smoke run of every workload")
-    ap.add_argument("--rounds", type=int, default=5, help="measured rounds (default 5)")
+    ap.add_argument("--rounds", type=int, help="measured rounds (default 5; 2 with --quick)")
     ap.add_argument("--only", nargs="*", help="workload ids to run")
     ap.add_argument("--out", default=RESULTS, help="directory for latest.json and latest.png")
     args = ap.parse_args()
+    # A quick run only shows that everything runs and checks its result: 2 rounds (the
+    # loky executor alone takes ~4 s to start and stop, whatever N).
+    if args.rounds is None:
+        args.rounds = 2 if args.quick else 5
 
     table = [w for w in workloads(os.path.abspath(args.bin), args.quick) if not args.only or w["id"] in args.only]
     info = machine_info()

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""The Python standard library's side of pyconc's benchmark workloads.
+"""The Python side of pyconc's benchmark workloads: the standard library's, and joblib's
+loky executor (Debian's python3-joblib) for the process pool workloads (`*_loky`).
 
 Usage: python_workloads.py WORKLOAD [--n N]
 Prints one JSON object per line: {"workload", "impl", "value", "unit", "n"}, the same
@@ -11,10 +12,11 @@ import threading
 import time
 
 IMPL = "python-stdlib"
+LOKY = "python-loky"
 
 
-def emit(workload, value, unit, n):
-    print(json.dumps({"workload": workload, "impl": IMPL, "value": round(value, 3),
+def emit(workload, value, unit, n, impl=IMPL):
+    print(json.dumps({"workload": workload, "impl": impl, "value": round(value, 3),
                       "unit": unit, "n": n}), flush=True)
 
 
@@ -251,9 +253,96 @@ def manager_dict(n):
     emit("manager_dict", seconds / (2 * n) * 1e6, "us/call", n)
 
 
+WARM = 100  # tasks run before the clock starts: the pool's workers are up
+
+
+def square(x):
+    return x * x
+
+
+def loky_executor():
+    """joblib's loky executor of 2 workers (its own start method, as joblib uses it)."""
+    from joblib.externals.loky import get_reusable_executor
+    return get_reusable_executor(max_workers=2)
+
+
+def _submit_all(ex, n, workload, impl):
+    from concurrent.futures import wait
+    wait([ex.submit(identity, i) for i in range(WARM)])
+    start = time.perf_counter()
+    fs = [ex.submit(identity, i) for i in range(n)]
+    total = sum(f.result() for f in fs)
+    elapsed = time.perf_counter() - start
+    check(total == n * (n - 1) // 2, "every task returned its argument")
+    emit(workload, n / elapsed, "tasks/s", n, impl)
+
+
+def process_pool_submit(n):
+    """A ProcessPoolExecutor of 2 workers (fork, warm); one thread submits n tasks
+    returning their int argument, a future each; waits for all."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork")) as ex:
+        _submit_all(ex, n, "process_pool_submit", IMPL)
+
+
+def process_pool_submit_loky(n):
+    """The same on joblib's loky executor."""
+    ex = loky_executor()
+    try:
+        _submit_all(ex, n, "process_pool_submit", LOKY)
+    finally:
+        ex.shutdown(wait=True)
+
+
+def check_squares(out, n):
+    check(len(out) == n and all(v == i * i for i, v in enumerate(out)), "every item squared, in order")
+
+
+def pool_map(n):
+    """Pool(2).map(square, range(n), chunksize=10000) on a warm pool (fork)."""
+    import multiprocessing
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        pool.map(identity, range(WARM))
+        start = time.perf_counter()
+        out = pool.map(square, range(n), chunksize=10_000)
+        elapsed = time.perf_counter() - start
+    check_squares(out, n)
+    emit("pool_map", n / elapsed, "items/s", n)
+
+
+def pool_map_loky(n):
+    """The same through loky's executor.map(chunksize=10000)."""
+    ex = loky_executor()
+    try:
+        list(ex.map(identity, range(WARM)))
+        start = time.perf_counter()
+        out = list(ex.map(square, range(n), chunksize=10_000))
+        elapsed = time.perf_counter() - start
+    finally:
+        ex.shutdown(wait=True)
+    check_squares(out, n)
+    emit("pool_map", n / elapsed, "items/s", n, LOKY)
+
+
+def pool_start(n):
+    """n times: a Pool(2) under fork is made, runs one apply, is closed and joined."""
+    import multiprocessing
+    ctx = multiprocessing.get_context("fork")
+    start = time.perf_counter()
+    for i in range(n):
+        pool = ctx.Pool(2)
+        check(pool.apply(identity, (i,)) == i, "the pool's one task")
+        pool.close()
+        pool.join()
+    elapsed = time.perf_counter() - start
+    emit("pool_start", elapsed / n * 1e3, "ms/pool", n)
+
+
 WORKLOADS = {f.__name__: f for f in (lock_2threads, thread_pool_submit, queue_1p1c, cpu_bound_speedup,
                                      cpu_bound_speedup_processes, pipe_pingpong, mp_queue_stream, mp_queue_bulk,
-                                     manager_dict)}
+                                     manager_dict, process_pool_submit, process_pool_submit_loky, pool_map,
+                                     pool_map_loky, pool_start)}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in WORKLOADS:

@@ -8,12 +8,21 @@
 // multiprocessing::Processes (the default start method, fork); each child sends its
 // count back through a pipe. The processes are started before the clock starts, as
 // Python's Pool is (see run_processes).
+// cpu_bound_speedup.processes through Pool.map (argument "pool", impl
+// "pyconc-Pool.map"): a multiprocessing::Pool of 2 workers (fork; started and warm before
+// the clock) maps the count over kStripes interleaved stripes of blocks (stripe s takes
+// blocks s, s + kStripes, ...), one task each: equal work per task, and a worker that
+// finishes first takes the next stripe.
 #include <unistd.h>
 
+#include <pyconc/multiprocessing/pool.hpp>
 #include <pyconc/multiprocessing/process.hpp>
 #include <pyconc/threading.hpp>
 #include <algorithm>
+#include <numeric>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "workload.hpp"
 
@@ -41,6 +50,17 @@ constexpr long kBlock = 1000;
 long count_half(long limit, long part) {
   long found = 0;
   for (long lo = part * kBlock; lo < limit; lo += 2 * kBlock) found += count_primes(lo, std::min(lo + kBlock, limit));
+  return found;
+}
+
+constexpr long kStripes = 16;
+
+// The primes below `limit` in stripe `stripe` of kStripes (blocks stripe, stripe +
+// kStripes, ...).
+long count_stripe(long limit, long stripe) {
+  long found = 0;
+  for (long lo = stripe * kBlock; lo < limit; lo += kStripes * kBlock)
+    found += count_primes(lo, std::min(lo + kBlock, limit));
   return found;
 }
 
@@ -81,6 +101,25 @@ int run_processes(long limit, long serial, double serial_time) {
   bench::emit("cpu_bound_speedup.processes", "pyconc", serial_time / parallel_time, "x", limit);
   return 0;
 }
+long identity(long x) { return x; }
+
+using Stripe = std::pair<long, long>;  // (limit, stripe)
+long count_stripe_of(Stripe job) { return count_stripe(job.first, job.second); }
+
+int run_pool_map(long limit, long serial, double serial_time) {
+  mp::Pool pool({.processes = 2, .context = mp::get_context("fork")});
+  bench::check(pool.map(identity, std::vector<long>{0, 1}).size() == 2, "the workers run");
+  std::vector<Stripe> stripes;
+  for (long s = 0; s < kStripes; ++s) stripes.push_back({limit, s});
+  auto t0 = std::chrono::steady_clock::now();
+  std::vector<long> counts = pool.map(count_stripe_of, stripes, {.chunksize = 1});
+  double parallel_time = bench::seconds_since(t0);
+  pool.close();
+  pool.join();
+  bench::check(std::accumulate(counts.begin(), counts.end(), 0L) == serial, "count from the pool == serial count");
+  bench::emit("cpu_bound_speedup.processes", "pyconc-Pool.map", serial_time / parallel_time, "x", limit);
+  return 0;
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -89,8 +128,12 @@ int main(int argc, char** argv) {
   auto t0 = std::chrono::steady_clock::now();
   long serial = count_primes(0, limit);
   double serial_time = bench::seconds_since(t0);
-  for (int i = 1; i < argc; ++i)
-    if (std::string_view(argv[i]) == "processes") return run_processes(limit, serial, serial_time);
+  bool processes = false;
+  for (int i = 1; i < argc; ++i) {
+    if (std::string_view(argv[i]) == "pool") return run_pool_map(limit, serial, serial_time);
+    processes |= std::string_view(argv[i]) == "processes";
+  }
+  if (processes) return run_processes(limit, serial, serial_time);
 
   long a = 0, b = 0;
   t0 = std::chrono::steady_clock::now();

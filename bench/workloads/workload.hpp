@@ -5,8 +5,10 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
+#include <iterator>
 #include <pyconc/threading.hpp>
 #include <string>
 #include <string_view>
@@ -40,6 +42,28 @@ inline long long arg_n(int argc, char** argv, long long fallback) {
     if (std::string_view(argv[i]) == "--n") return std::atoll(argv[i + 1]);
   return fallback;
 }
+
+/// The ints 0 .. n-1 as a sized input range, computed as it is read (Python's range(n)).
+/// Our own rather than std::views::iota, which clang 14 cannot compile with libstdc++ 12.
+struct Ints {
+  struct iterator {
+    using iterator_category = std::input_iterator_tag;
+    using value_type = long;
+    using difference_type = std::ptrdiff_t;
+    long v = 0;
+    long operator*() const noexcept { return v; }
+    iterator& operator++() noexcept {
+      ++v;
+      return *this;
+    }
+    iterator operator++(int) noexcept { return {v++}; }
+    bool operator==(const iterator&) const = default;
+  };
+  long n = 0;
+  iterator begin() const noexcept { return {0}; }
+  iterator end() const noexcept { return {n}; }
+  std::size_t size() const noexcept { return static_cast<std::size_t>(n); }
+};
 
 /// Two threads each call `body()` N times; both wait on one Event so they start
 /// together. Returns the seconds from the start signal until both are joined.

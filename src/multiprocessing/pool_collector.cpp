@@ -52,6 +52,7 @@ bool PoolEngine::Impl::read_messages(Slot& s, std::vector<Message>& out) {
       s.need = len;
       s.reading = true;
       s.buf.clear();
+      s.buf.reserve(std::min<std::uint64_t>(len, pool::kRingBytes));
       any = true;
     }
     std::uint64_t avail = s.out.readable();
@@ -67,11 +68,11 @@ bool PoolEngine::Impl::read_messages(Slot& s, std::vector<Message>& out) {
       std::memcpy(&msg.id, s.buf.data(), 8);
       msg.status = static_cast<std::uint8_t>(s.buf[8]);
       std::memcpy(&msg.ns, s.buf.data() + 9, 4);
-      msg.payload.assign(s.buf.begin() + 13, s.buf.end());
+      msg.bytes = std::move(s.buf);
+      s.buf = ReadBuffer();
       msg.slot = &s;
       out.push_back(std::move(msg));
       s.reading = false;
-      if (s.buf.capacity() > (std::size_t{1} << 20)) std::vector<std::byte>().swap(s.buf);
     }
   }
   if (any) s.out.wake_writer();
@@ -86,7 +87,7 @@ void PoolEngine::Impl::deliver(std::vector<Message>& messages) {
     for (Message& msg : messages) {
       Slot& s = *msg.slot;
       if (msg.status == pool::kInitFailed) {
-        init_error = pyconc::pickle::load_exception(msg.payload);
+        init_error = pyconc::pickle::load_exception(msg.payload());
         continue;
       }
       if (s.inflight.empty() || s.inflight.front()->id != msg.id) continue;  // not ours: ignore
@@ -99,11 +100,11 @@ void PoolEngine::Impl::deliver(std::vector<Message>& messages) {
   }
   for (auto& [task, msg] : finished) {
     if (msg->status == pool::kOk) {
-      task->complete(msg->payload);
+      task->complete(msg->payload());
     } else {
       std::exception_ptr e;
       try {
-        e = pyconc::pickle::load_exception(msg->payload);
+        e = pyconc::pickle::load_exception(msg->payload());
       } catch (...) {
         e = std::current_exception();
       }

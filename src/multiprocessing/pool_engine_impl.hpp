@@ -10,6 +10,7 @@
 #include <optional>
 #include <span>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "pool_channel.hpp"
@@ -23,6 +24,28 @@
 #include "pyconc/threading/lock.hpp"
 
 namespace pyconc::multiprocessing::detail {
+
+/// Bytes whose resize() leaves new bytes uninitialised: a result is read into them
+/// straight from the ring, so zeroing them first would touch every page twice.
+template <class T>
+struct UninitAllocator : std::allocator<T> {
+  template <class U>
+  struct rebind {
+    using other = UninitAllocator<U>;
+  };
+  UninitAllocator() = default;
+  template <class U>
+  UninitAllocator(const UninitAllocator<U>&) noexcept {}
+  template <class U>
+  void construct(U* p) noexcept {
+    ::new (static_cast<void*>(p)) U;
+  }
+  template <class U, class... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
+};
+using ReadBuffer = std::vector<std::byte, UninitAllocator<std::byte>>;
 
 /// One worker's place. The fields below `live` change under the engine lock; the
 /// collector thread, the only one that starts and reaps workers, also reads them
@@ -49,7 +72,7 @@ struct Slot {
   // The collector's reading of `out`.
   bool reading = false;
   std::uint64_t need = 0;
-  std::vector<std::byte> buf;
+  ReadBuffer buf;
 };
 
 struct Message {
@@ -57,7 +80,10 @@ struct Message {
   std::uint64_t id = 0;
   std::uint8_t status = 0;
   std::uint32_t ns = 0;
-  std::vector<std::byte> payload;
+  /// The message as read: [u64 id][u8 status][u32 ns][payload] (taken whole from the
+  /// reader's buffer, so that a large result is not copied once more).
+  ReadBuffer bytes;
+  std::span<const std::byte> payload() const noexcept { return std::span<const std::byte>(bytes).subspan(13); }
 };
 
 struct PoolEngine::Impl : std::enable_shared_from_this<PoolEngine::Impl> {

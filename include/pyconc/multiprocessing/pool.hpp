@@ -262,7 +262,7 @@ class Pool {
   /// Python's map(func, iterable, chunksize): fn(x) for every x, results in order.
   template <class F, std::ranges::input_range Range>
   auto map(F&& fn, Range&& items, PoolMapOptions options = {}) {
-    return map_async(std::forward<F>(fn), std::forward<Range>(items), {.chunksize = options.chunksize}).get();
+    return take(map_async(std::forward<F>(fn), std::forward<Range>(items), {.chunksize = options.chunksize}));
   }
   template <class F, std::ranges::input_range Range>
   auto map_async(F&& fn, Range&& items,
@@ -272,7 +272,7 @@ class Pool {
   /// Python's starmap: fn(*args) for every tuple (or pair) of the range.
   template <class F, std::ranges::input_range Range>
   auto starmap(F&& fn, Range&& items, PoolMapOptions options = {}) {
-    return starmap_async(std::forward<F>(fn), std::forward<Range>(items), {.chunksize = options.chunksize}).get();
+    return take(starmap_async(std::forward<F>(fn), std::forward<Range>(items), {.chunksize = options.chunksize}));
   }
   template <class F, std::ranges::input_range Range>
   auto starmap_async(F&& fn, Range&& items,
@@ -336,6 +336,15 @@ class Pool {
   void check_running() const;
   int default_chunksize(std::size_t items) const;
 
+  // The list of a map()/starmap() that no one else sees (no callbacks, the handle is
+  // this call's): moved out of the result rather than copied, as get() would.
+  template <class R>
+  static std::vector<R> take(AsyncResult<std::vector<R>> result) {
+    const futures::Future<std::vector<R>>& f = result.future();
+    futures::detail::FutureAccess::core(f).wait_for_value(pyconc::detail::Deadline::never());
+    return futures::detail::FutureAccess::state(f).take_value();
+  }
+
   template <bool Star, class F, class Range, class R>
   AsyncResult<std::vector<R>> map_impl(F&& fn, Range&& items, MapAsyncOptions<R> options) {
     using Fn = detail::stored_callable_t<F>;
@@ -343,9 +352,16 @@ class Pool {
     detail::check_transferable_item<Fn, Item>();
     check_running();
     if (options.chunksize && *options.chunksize < 1) detail::raise_bad_chunksize(*options.chunksize);
-    std::vector<Item> all(std::ranges::begin(items), std::ranges::end(items));
-    int chunksize = options.chunksize ? *options.chunksize : default_chunksize(all.size());
-    auto chunks = detail::submit_chunks<Fn, Item, Star>(*engine_, Fn(std::forward<F>(fn)), std::move(all), chunksize);
+    std::vector<futures::Future<std::vector<R>>> chunks;
+    if constexpr (std::ranges::sized_range<Range>) {  // its length known: chunked straight from it
+      auto n = static_cast<std::size_t>(std::ranges::size(items));
+      int chunksize = options.chunksize ? *options.chunksize : default_chunksize(n);
+      chunks = detail::submit_chunks<Fn, Item, Star>(*engine_, Fn(std::forward<F>(fn)), std::forward<Range>(items), chunksize);
+    } else {
+      std::vector<Item> all(std::ranges::begin(items), std::ranges::end(items));
+      int chunksize = options.chunksize ? *options.chunksize : default_chunksize(all.size());
+      chunks = detail::submit_chunks<Fn, Item, Star>(*engine_, Fn(std::forward<F>(fn)), std::move(all), chunksize);
+    }
     auto future = detail::join_chunks<R>(std::move(chunks));
     detail::add_callbacks(future, std::move(options.callback), std::move(options.error_callback));
     return AsyncResult<std::vector<R>>(std::move(future));
@@ -360,10 +376,16 @@ class Pool {
     check_running();
     int chunksize = options.chunksize.value_or(1);
     if (chunksize < 1) detail::raise_bad_chunksize(chunksize);
-    std::vector<Item> all(std::ranges::begin(items), std::ranges::end(items));
-    std::size_t n = all.size();
-    auto chunks = detail::submit_chunks<Fn, Item, false>(*engine_, Fn(std::forward<F>(fn)), std::move(all), chunksize);
-    return IMapIterator<R>(std::move(chunks), n, ordered);
+    if constexpr (std::ranges::sized_range<Range>) {  // its length known: chunked straight from it
+      auto n = static_cast<std::size_t>(std::ranges::size(items));
+      auto chunks = detail::submit_chunks<Fn, Item, false>(*engine_, Fn(std::forward<F>(fn)), std::forward<Range>(items), chunksize);
+      return IMapIterator<R>(std::move(chunks), n, ordered);
+    } else {
+      std::vector<Item> all(std::ranges::begin(items), std::ranges::end(items));
+      std::size_t n = all.size();
+      auto chunks = detail::submit_chunks<Fn, Item, false>(*engine_, Fn(std::forward<F>(fn)), std::move(all), chunksize);
+      return IMapIterator<R>(std::move(chunks), n, ordered);
+    }
   }
 
   std::unique_ptr<detail::PoolEngine> engine_;

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <exception>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <ranges>
 #include <string>
@@ -66,38 +67,72 @@ constexpr void check_transferable_item() {
 
 [[noreturn]] void raise_bad_chunksize(long long chunksize);
 
-/// Cuts `items` into chunks of `chunksize` and submits one task each.
-template <class Fn, class Item, bool Star>
+/// Cuts `items` (a range of Item, consumed here; an rvalue container's items are moved)
+/// into chunks of `chunksize` and submits one task each. Chunks go to the engine in
+/// batches as they are made, so the workers start on the first ones while the rest are
+/// still being pickled.
+template <class Fn, class Item, bool Star, class Items>
 std::vector<futures::Future<std::vector<map_result_t<Fn, Item, Star>>>> submit_chunks(PoolEngine& engine, const Fn& fn,
-                                                                                     std::vector<Item> items,
-                                                                                     int chunksize) {
+                                                                                     Items&& items, int chunksize) {
   using Chunk = std::vector<map_result_t<Fn, Item, Star>>;
+  constexpr bool kMove = std::is_rvalue_reference_v<Items&&> && !std::ranges::view<std::remove_cvref_t<Items>>;
+  constexpr std::size_t kBatchTasks = 64;
+  constexpr std::size_t kBatchBytes = std::size_t{1} << 18;
   std::vector<futures::Future<Chunk>> futures;
-  std::vector<PoolTask*> tasks;
-  std::size_t n = items.size(), step = static_cast<std::size_t>(chunksize);
-  futures.reserve((n + step - 1) / step);
-  tasks.reserve(futures.capacity());
+  std::vector<PoolTask*> batch;
+  std::size_t batch_bytes = 0;
+  std::size_t step = static_cast<std::size_t>(chunksize);
+  std::vector<Item> part;
+  if constexpr (std::ranges::sized_range<Items>) {
+    auto n = static_cast<std::size_t>(std::ranges::size(items));
+    futures.reserve((n + step - 1) / step);
+    part.reserve(step < n ? step : n);
+  }
   std::vector<std::byte> fn_bytes;
   save_callable(fn_bytes, fn);
   const auto& runner = runner_address<&run_chunk<Fn, Item, Star>>();
-  for (std::size_t begin = 0; begin < n; begin += step) {
-    std::size_t end = begin + step < n ? begin + step : n;
+  auto flush = [&] {
+    if (batch.empty()) return;
+    engine.submit_many(std::move(batch));
+    batch = {};
+    batch_bytes = 0;
+  };
+  auto cut = [&] {
     PoolTask* task = nullptr;
     futures.push_back(make_task<Chunk>(task));
     try {
-      std::vector<Item> part(std::make_move_iterator(items.begin() + static_cast<std::ptrdiff_t>(begin)),
-                             std::make_move_iterator(items.begin() + static_cast<std::ptrdiff_t>(end)));
+      // The items are pickled straight after the header: one copy of them, not two.
+      build_message(task->message, runner, fn_bytes, {});
+      task->message.reserve(task->message.size() + pyconc::pickle::detail::size_hint(part));
       FdExport exported;
-      build_message(task->message, runner, fn_bytes, pyconc::pickle::dumps(part));
+      pyconc::pickle::dump_into(task->message, part);
       if (!exported.fds().empty()) task->fds = dup_all(exported.fds());
     } catch (...) {  // this chunk's items cannot be pickled: it fails alone
       task->fail(std::current_exception());
       task->release_task();
-      continue;
+      part.clear();
+      return;
     }
-    tasks.push_back(task);
+    part.clear();
+    batch_bytes += task->message.size();
+    batch.push_back(task);
+    if (batch.size() >= kBatchTasks || batch_bytes >= kBatchBytes) flush();
+  };
+  try {
+    for (auto&& x : items) {
+      if constexpr (kMove) part.push_back(std::move(x));
+      else part.push_back(Item(x));
+      if (part.size() == step) cut();
+    }
+    if (!part.empty()) cut();
+  } catch (...) {  // the range itself failed: what was not handed to the engine is dropped
+    for (PoolTask* t : batch) {
+      t->fail(std::current_exception());
+      t->release_task();
+    }
+    throw;
   }
-  engine.submit_many(std::move(tasks));
+  flush();
   return futures;
 }
 
@@ -126,10 +161,14 @@ futures::Future<std::vector<R>> join_chunks(std::vector<futures::Future<std::vec
       if (std::exception_ptr e = done.exception()) {
         if (!join->failed.exchange(true)) join->all.set_exception(e);
       } else if (join->left.fetch_sub(1) == 1 && !join->failed.load()) {
+        // The chunks' futures are the join's alone: their lists are moved out.
+        std::size_t total = 0;
+        for (auto& part : join->chunks) total += futures::detail::FutureAccess::state(part).value().size();
         std::vector<R> out;
+        out.reserve(total);
         for (auto& part : join->chunks) {
-          auto& values = futures::detail::FutureAccess::state(part).value();
-          out.insert(out.end(), values.begin(), values.end());
+          std::vector<R> values = futures::detail::FutureAccess::state(part).take_value();
+          out.insert(out.end(), std::make_move_iterator(values.begin()), std::make_move_iterator(values.end()));
         }
         join->all.set_result(std::move(out));
       }
