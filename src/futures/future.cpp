@@ -34,6 +34,7 @@ bool FutureCore::cancel() {
     for (;;) {
       if (s == kCancelled || s == kCancelledAndNotified) return true;
       if (s != kPending) return false;  // running, being finished, or finished
+      if (!withdraw()) return false;     // its executor could not take it back
       // A compare-and-swap: an executor may be moving it to running without the lock.
       if (state_.compare_exchange_weak(s, kCancelled, std::memory_order_seq_cst, std::memory_order_acquire)) break;
     }

@@ -3,7 +3,7 @@
 //
 //   segment: PoolHeader | SlotHeader x n | (inbox bytes, outbox bytes) x n
 //
-//   parent ──inbox──► worker      messages [u64 length][u64 id][u32 fds][task message];
+//   parent ──inbox──► worker      messages [u64 length][u64 id][u32 fds][u32 claim][task];
 //                                 length 0: stop. fds > 0: that many fds come first on the
 //                                 slot's socket (SCM_RIGHTS)
 //   parent ◄─outbox── worker      messages [u64 length][u64 task id][u8 status][u32 ns][payload]
@@ -37,7 +37,11 @@ constexpr std::size_t kRingBytes = std::size_t{1} << 20;
 constexpr std::uint64_t kMaxMessage = std::uint64_t{1} << 40;
 constexpr auto kSpinFor = std::chrono::microseconds(20);
 
-enum Status : std::uint8_t { kOk = 0, kRaised = 1, kInitFailed = 2 };
+enum Status : std::uint8_t { kOk = 0, kRaised = 1, kInitFailed = 2, kSkipped = 3 };
+
+/// Claim words per slot: at most this many tasks are in a worker's hands at once.
+constexpr std::uint32_t kClaimWords = 64;
+constexpr std::uint32_t kNoClaim = 0xffffffffU;
 
 /// The counters of one ring. `head` is written by the writer only, `tail` by the reader.
 struct RingCounters {
@@ -54,6 +58,8 @@ struct SlotHeader {
   RingCounters in;   // parent -> worker
   RingCounters out;  // worker -> parent
   alignas(64) std::atomic<std::uint64_t> current{0};
+  // Claim-in-worker mode: one word per task in the worker's hands (see PoolTask).
+  alignas(64) std::atomic<std::uint32_t> claims[kClaimWords]{};
 };
 
 struct PoolHeader {

@@ -99,6 +99,17 @@ void PoolEngine::Impl::deliver(std::vector<Message>& messages) {
     if (!finished.empty()) pump();
   }
   for (auto& [task, msg] : finished) {
+    if (msg->status == pool::kSkipped) {
+      task->skipped();
+      task->release_task();
+      continue;
+    }
+    if (config.claim_in_worker) {
+      // Running first, then out of the worker's hands: a cancel() from now on finds it
+      // running (false), as it should, since it ran.
+      task->claim();
+      task->claim_word.store(nullptr, std::memory_order_seq_cst);
+    }
     if (msg->status == pool::kOk) {
       task->complete(msg->payload());
     } else {
@@ -242,6 +253,7 @@ void PoolEngine::Impl::worker_ended(Slot& s) {
         error = std::make_exception_ptr(
             WorkerLostError("Pool worker exited prematurely while running this task (" + how + ")"));
       }
+      for (PoolTask* t : s.inflight) t->claim_word.store(nullptr, std::memory_order_seq_cst);
       pending.insert(pending.begin(), s.inflight.begin(), s.inflight.end());
       s.inflight.clear();
       replace = !closed || !pending.empty() || any_inflight();

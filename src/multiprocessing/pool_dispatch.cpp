@@ -24,13 +24,15 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-// [u64 length][u64 id][u32 fds]: the head of a task in an inbox.
-void frame_head(std::byte (&head)[20], const PoolTask& task) {
-  std::uint64_t len = 12 + task.message.size(), id = task.id;
+// [u64 length][u64 id][u32 fds][u32 claim word]: the head of a task in an inbox.
+constexpr std::size_t kHead = 24;
+void frame_head(std::byte (&head)[kHead], const PoolTask& task) {
+  std::uint64_t len = 16 + task.message.size(), id = task.id;
   auto nfds = static_cast<std::uint32_t>(task.fds.size());
   std::memcpy(head, &len, 8);
   std::memcpy(head + 8, &id, 8);
   std::memcpy(head + 16, &nfds, 4);
+  std::memcpy(head + 20, &task.claim_index, 4);
 }
 
 // The fds of a task's arguments go first, on the slot's socket; false when the worker
@@ -82,7 +84,7 @@ std::size_t PoolEngine::Impl::limit(const Slot& s) const {
 void PoolEngine::Impl::pump() {
   while (!pending.empty()) {
     PoolTask* task = pending.front();
-    std::uint64_t bytes = 20 + task->message.size();
+    std::uint64_t bytes = kHead + task->message.size();
     Slot* best = nullptr;
     for (auto& s : slots) {
       if (!s->live || s->stop_sent || s->streaming || s->quota == 0 || s->inflight.size() >= limit(*s)) continue;
@@ -91,7 +93,24 @@ void PoolEngine::Impl::pump() {
     }
     if (!best) return;
     pending.pop_front();
-    if (!task->claimed && !task->claim()) {  // cancelled while pending
+    if (config.claim_in_worker) {
+      if (task->is_cancelled()) {  // cancelled while pending
+        task->skipped();
+        task->release_task();
+        continue;
+      }
+      // Sent still pending: publish its claim word, then look again (cancel() publishes
+      // the cancellation, then looks at the word: one of the two sees the other).
+      task->claim_index = best->claim_next++ % pool::kClaimWords;
+      std::atomic<std::uint32_t>& word = best->header->claims[task->claim_index];
+      task->claim_tag = static_cast<std::uint32_t>(task->id << 2);
+      word.store(task->claim_tag | PoolTask::kClaimQueued, std::memory_order_seq_cst);
+      task->claim_word.store(&word, std::memory_order_seq_cst);
+      if (task->is_cancelled()) {
+        std::uint32_t expected = task->claim_tag | PoolTask::kClaimQueued;
+        word.compare_exchange_strong(expected, task->claim_tag | PoolTask::kClaimCancelled);
+      }
+    } else if (!task->claimed && !task->claim()) {  // cancelled while pending
       task->release_task();
       continue;
     }
@@ -105,7 +124,7 @@ void PoolEngine::Impl::pump() {
       continue;
     }
     if (!send_task_fds(*best, *task)) continue;  // the worker is gone: its end will requeue it
-    std::byte head[20];
+    std::byte head[kHead];
     frame_head(head, *task);
     best->in.put(head, sizeof head);
     best->in.put(task->message.data(), task->message.size());
@@ -117,7 +136,7 @@ void PoolEngine::Impl::pump() {
 void PoolEngine::Impl::stream(Slot& s, PoolTask* task) {
   // Only this thread writes into s.in while s.streaming.
   const std::vector<std::byte>& msg = task->message;
-  std::byte head[20];
+  std::byte head[kHead];
   frame_head(head, *task);
   bool aborted = !send_task_fds(s, *task);
   const std::byte* parts[2] = {head, msg.data()};

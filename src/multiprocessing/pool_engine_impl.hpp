@@ -64,6 +64,7 @@ struct Slot {
   long long quota = -1;            // tasks it may still be sent (-1: no limit)
   double ema_ns = -1;              // its tasks' running time, smoothed (-1: none yet)
   bool stop_sent = false;
+  std::uint32_t claim_next = 0;    // the next claim word to use (claim_in_worker)
   bool streaming = false;          // `streamer` writes a large message into `in`
   bool corrupt = false;
   std::thread streamer;

@@ -109,7 +109,8 @@ class Worker {
         fd_sock_(fd_sock),
         in_(layout_.inbox(slot)),
         out_(layout_.outbox(slot)),
-        current_(layout_.slot(slot)->current) {}
+        current_(layout_.slot(slot)->current),
+        slot_(layout_.slot(slot)) {}
 
   /// The next task (true), or a stop message (false).
   bool read_task(std::uint64_t& id) {
@@ -117,10 +118,13 @@ class Worker {
     read_exact(in_, reinterpret_cast<std::byte*>(&len), sizeof len);
     if (len == 0) return false;
     std::uint32_t nfds = 0;
-    if (len < sizeof id + sizeof nfds || len > kMaxMessage) throw ValueError("pool worker: corrupt task message");
+    if (len < sizeof id + sizeof nfds + sizeof claim_ || len > kMaxMessage)
+      throw ValueError("pool worker: corrupt task message");
     read_exact(in_, reinterpret_cast<std::byte*>(&id), sizeof id);
     read_exact(in_, reinterpret_cast<std::byte*>(&nfds), sizeof nfds);
-    message_.resize(len - sizeof id - sizeof nfds);
+    read_exact(in_, reinterpret_cast<std::byte*>(&claim_), sizeof claim_);
+    if (claim_ != kNoClaim && claim_ >= kClaimWords) throw ValueError("pool worker: corrupt task message");
+    message_.resize(len - sizeof id - sizeof nfds - sizeof claim_);
     read_exact(in_, message_.data(), message_.size());
     fds_.clear();
     if (nfds > 0) fds_ = recv_fds(fd_sock_, nfds);
@@ -166,6 +170,17 @@ class Worker {
   }
 
   const std::vector<std::byte>& message() const noexcept { return message_; }
+
+  /// Takes the task read last (claim_in_worker mode: unless the parent withdrew it).
+  bool claim(std::uint64_t id) {
+    if (claim_ == kNoClaim) return true;
+    auto tag = static_cast<std::uint32_t>(id << 2);
+    std::uint32_t expected = tag | PoolTask::kClaimQueued;
+    if (slot_->claims[claim_].compare_exchange_strong(expected, tag | PoolTask::kClaimRunning)) return true;
+    close_all(fds_);
+    result_.clear();
+    return false;
+  }
   const std::vector<std::byte>& result() const noexcept { return result_; }
   std::atomic<std::uint64_t>& current() noexcept { return current_; }
 
@@ -209,6 +224,8 @@ class Worker {
   std::vector<int> fds_;
   Ring in_, out_;
   std::atomic<std::uint64_t>& current_;
+  SlotHeader* slot_;
+  std::uint32_t claim_ = kNoClaim;
   std::vector<std::byte> message_, result_;
 };
 
@@ -243,10 +260,14 @@ void worker_main(PoolLink link, std::uint32_t slot, FdChannel fds, std::vector<s
   long long done = 0;
   std::uint64_t id = 0;
   while (w.read_task(id)) {
-    w.current().store(id, std::memory_order_release);
-    bool ok = w.run(w.message(), ns);
-    w.send(id, ok ? kOk : kRaised, ns);
-    w.current().store(0, std::memory_order_release);
+    if (!w.claim(id)) {
+      w.send(id, kSkipped, 0);  // withdrawn by cancel(): it counts as sent, not as run
+    } else {
+      w.current().store(id, std::memory_order_release);
+      bool ok = w.run(w.message(), ns);
+      w.send(id, ok ? kOk : kRaised, ns);
+      w.current().store(0, std::memory_order_release);
+    }
     if (max_tasks > 0 && ++done >= max_tasks) return;
   }
 }

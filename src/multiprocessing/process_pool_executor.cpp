@@ -42,7 +42,9 @@ ProcessPoolExecutor::ProcessPoolExecutor(std::optional<int> max_workers, Process
   config.on_death = multiprocessing::detail::EngineConfig::OnDeath::break_pool;
   config.name_prefix = worker_prefix(config.start_method);
   config.lazy_start = true;
-  config.adaptive_prefetch = false;
+  // Sent ahead as far as Pool sends, but still pending until a worker claims them, so
+  // that cancel() works as in Python.
+  config.claim_in_worker = true;
   engine_ = std::make_unique<multiprocessing::detail::PoolEngine>(std::move(config));
 }
 

@@ -116,6 +116,10 @@ class FutureCore {
   virtual ~FutureCore() = default;
   /// Destroys and frees this state (release() dropped the last reference).
   virtual void destroy() noexcept = 0;
+  /// Asked by cancel() (under the state's lock) before a pending future is cancelled:
+  /// an executor that has sent the call somewhere it can still be withdrawn from says
+  /// here whether it withdrew it (a process pool's task sent ahead to a worker).
+  virtual bool withdraw() noexcept { return true; }
 
   /// Stores the result via `store()` and finishes; InvalidStateError if already done.
   template <class Store>

@@ -40,6 +40,11 @@ struct EngineConfig {
   /// of work, judged by how long its tasks take, at most 63) or exactly one
   /// (ProcessPoolExecutor: what is sent can no longer be cancelled, as in Python).
   bool adaptive_prefetch = true;
+  /// Where a task becomes running: at dispatch (Pool), or when the worker takes it
+  /// (ProcessPoolExecutor): a task sent ahead stays pending, and cancel() can still
+  /// withdraw it until the worker claims it, so the executor may send as far ahead as
+  /// Pool does and keep Python's cancel().
+  bool claim_in_worker = false;
   /// Start the workers when the first task comes (ProcessPoolExecutor) rather than at
   /// once (Pool).
   bool lazy_start = false;

@@ -8,12 +8,14 @@
 //   worker: runner(f bytes, x bytes) ─► f(x) ─► pickled R ─► engine ─► TaskState::complete
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <exception>
 #include <functional>
 #include <span>
+#include <thread>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -45,6 +47,11 @@ class PoolTask {
   virtual void cancel_pending() noexcept = 0;
   /// Drops the engine's reference.
   virtual void release_task() noexcept = 0;
+  /// Whether the task's future was cancelled.
+  virtual bool is_cancelled() const noexcept = 0;
+  /// A task a worker skipped because it was withdrawn (see claim_word): once cancel()
+  /// has finished marking the future cancelled, tells its waiters.
+  virtual void skipped() noexcept = 0;
 
   /// What the worker runs: [u32 n][runner address, n bytes][u32 m][callable, m bytes][args].
   std::vector<std::byte> message;
@@ -55,6 +62,16 @@ class PoolTask {
   /// Copies of the fds that handles among the arguments (a Connection) exported while
   /// they were pickled; sent to the worker with the task (SCM_RIGHTS).
   std::vector<int> fds;
+
+  /// Claim-in-worker mode (ProcessPoolExecutor): the task is sent ahead still pending;
+  /// the worker claims it in this shared word (tag | kClaimQueued -> tag | kClaimRunning)
+  /// before running it, and cancel() can withdraw it first (-> tag | kClaimCancelled).
+  /// Null while the task is not in a worker's inbox.
+  std::atomic<std::atomic<std::uint32_t>*> claim_word{nullptr};
+  std::uint32_t claim_tag = 0;
+  std::uint32_t claim_index = 0xffffffffU;  // its word in the worker's slot; none: claimed at dispatch
+
+  static constexpr std::uint32_t kClaimQueued = 1, kClaimRunning = 2, kClaimCancelled = 3;
 
  protected:
   ~PoolTask() { close_all(fds); }
@@ -226,8 +243,22 @@ class TaskState final : public futures::detail::FutureState<R>, public PoolTask 
     }
   }
   void release_task() noexcept override { this->release(); }
+  bool is_cancelled() const noexcept override { return this->cancelled(); }
+  void skipped() noexcept override {
+    // cancel() withdrew it and is about to mark it cancelled (it holds the state's lock):
+    // wait for that, then notify as an executor does for a cancelled task.
+    while (!this->cancelled()) std::this_thread::yield();
+    claim();
+  }
 
  private:
+  bool withdraw() noexcept override {
+    std::atomic<std::uint32_t>* word = claim_word.load(std::memory_order_seq_cst);
+    if (word == nullptr) return true;  // not in a worker's inbox: the engine sees cancelled()
+    std::uint32_t expected = claim_tag | kClaimQueued;
+    return word->compare_exchange_strong(expected, claim_tag | kClaimCancelled, std::memory_order_seq_cst);
+  }
+
   void destroy() noexcept override { futures::detail::destroy_pooled(this); }
 };
 
