@@ -162,9 +162,12 @@ class IMapIterator {
     while (!chunk_ || pos_ >= chunk_->size()) {
       if (taken_ == chunks_.size()) return std::nullopt;
       std::size_t index = order_->next(deadline);  // TimeoutError
-      chunk_ = chunks_[index].result();
+      // The chunk counts as taken even when it rethrows its exception below: the next
+      // call goes on with the chunk after it.
       ++taken_;
+      chunk_.reset();
       pos_ = 0;
+      chunk_ = chunks_[index].result();
     }
     return std::move((*chunk_)[pos_++]);
   }
