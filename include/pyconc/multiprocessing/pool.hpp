@@ -42,7 +42,7 @@ struct PoolOptions {
 template <class R>
 struct ApplyOptions {
   /// Called with the result when the call succeeded (for void: with nothing).
-  std::conditional_t<std::is_void_v<R>, std::function<void()>, std::function<void(const R&)>> callback;
+  detail::result_callback_t<R> callback;
   /// Called with the exception when the call failed.
   std::function<void(std::exception_ptr)> error_callback;
 };
