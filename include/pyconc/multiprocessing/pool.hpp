@@ -42,7 +42,7 @@ struct PoolOptions {
 template <class R>
 struct ApplyOptions {
   /// Called with the result when the call succeeded (for void: with nothing).
-  std::conditional_t<std::is_void_v<R>, std::function<void()>, std::function<void(const R&)>> callback;
+  detail::result_callback_t<R> callback;
   /// Called with the exception when the call failed.
   std::function<void(std::exception_ptr)> error_callback;
 };
@@ -162,9 +162,12 @@ class IMapIterator {
     while (!chunk_ || pos_ >= chunk_->size()) {
       if (taken_ == chunks_.size()) return std::nullopt;
       std::size_t index = order_->next(deadline);  // TimeoutError
-      chunk_ = chunks_[index].result();
+      // The chunk counts as taken even when it rethrows its exception below: the next
+      // call goes on with the chunk after it.
       ++taken_;
+      chunk_.reset();
       pos_ = 0;
+      chunk_ = chunks_[index].result();
     }
     return std::move((*chunk_)[pos_++]);
   }

@@ -176,6 +176,19 @@ futures::Future<std::vector<R>> join_chunks(std::vector<futures::Future<std::vec
   return all;
 }
 
+/// The type of a result's callback: called with the result, or with nothing for void.
+/// (A trait, not std::conditional_t: std::function<void(const void&)> is ill-formed.)
+template <class R>
+struct result_callback {
+  using type = std::function<void(const R&)>;
+};
+template <>
+struct result_callback<void> {
+  using type = std::function<void()>;
+};
+template <class R>
+using result_callback_t = typename result_callback<R>::type;
+
 /// Python's callback/error_callback on a result.
 template <class R, class Callback>
 void add_callbacks(futures::Future<R>& future, Callback callback, std::function<void(std::exception_ptr)> error_callback) {
