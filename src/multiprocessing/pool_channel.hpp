@@ -77,8 +77,9 @@ class Ring {
   RingCounters& counters() const noexcept { return *c_; }
 
   // ---- writer side ----
+  /// Room left after what was written, published or not.
   std::uint64_t writable() const noexcept {
-    return cap_ - (c_->head.load(std::memory_order_relaxed) - c_->tail.load(std::memory_order_acquire));
+    return cap_ - (pending_head() - c_->tail.load(std::memory_order_acquire));
   }
   /// Copies n bytes (n <= writable()) after what was written; publish() makes them visible.
   void put(const void* src, std::uint64_t n) noexcept {
