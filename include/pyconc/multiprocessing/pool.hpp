@@ -116,7 +116,8 @@ class AsyncResult {
 ///     auto it = pool.imap_unordered(square, xs);
 ///     auto first = it.next(2s);                            // TimeoutError after 2 s
 ///
-/// A failing item rethrows at its position (its whole chunk fails). size() is the
+/// A failing item rethrows at its position (its whole chunk fails), once: the next call
+/// goes on with the following chunk, as Python's does after a failed item. size() is the
 /// number of items, so the range has a known length (e.g. for a progress bar).
 ///
 /// Thread safety: one consumer at a time.
@@ -162,9 +163,11 @@ class IMapIterator {
     while (!chunk_ || pos_ >= chunk_->size()) {
       if (taken_ == chunks_.size()) return std::nullopt;
       std::size_t index = order_->next(deadline);  // TimeoutError
-      chunk_ = chunks_[index].result();
+      // Taken even when it failed: the next call goes on with the following chunk.
       ++taken_;
+      chunk_.reset();
       pos_ = 0;
+      chunk_ = chunks_[index].result();
     }
     return std::move((*chunk_)[pos_++]);
   }
