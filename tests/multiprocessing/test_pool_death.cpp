@@ -31,6 +31,7 @@ using namespace pyconc_test::death;
 
 namespace {
 
+void failing_init() { throw pyconc::ValueError("no initialisation today"); }
 int square_or_die_at_4(int x) { return square_or_die(x, 4, static_cast<int>(Death::sigkill)); }
 
 class PoolDeath : public ::testing::TestWithParam<std::string> {};
@@ -67,6 +68,29 @@ TEST_P(PoolDeath, ImapGoesOnAfterALostItem) {
   EXPECT_EQ(unordered.next(30s), std::nullopt);
   pool.close();
   pool.join();
+}
+
+TEST_P(PoolDeath, InitializerThatThrowsFailsResultsInsteadOfHanging) {
+  mp::Pool pool = mp::get_context(GetParam()).Pool({.processes = 2, .initializer = failing_init});
+  auto first = pool.apply_async(square, 3);
+  ASSERT_TRUE(first.wait(60s)) << "a result of a pool whose initializer throws never ended";
+  try {
+    first.get();
+    ADD_FAILURE() << "a task ran although the initializer threw";
+  } catch (const mp::ProcessError& e) {
+    EXPECT_NE(std::string(e.what()).find("no initialisation today"), std::string::npos) << e.what();
+  }
+  // Later calls fail the same way, at once.
+  auto later = pool.apply_async(square, 4);
+  ASSERT_TRUE(later.wait(10s));
+  EXPECT_THROW(later.get(), mp::ProcessError);
+  auto many = pool.map_async(square, std::vector<int>{1, 2, 3});
+  ASSERT_TRUE(many.wait(10s));
+  EXPECT_THROW(many.get(), mp::ProcessError);
+  std::vector<int> pids = pool.worker_pids();
+  pool.close();
+  pool.join();
+  EXPECT_TRUE(all_gone(pids));
 }
 
 INSTANTIATE_TEST_SUITE_P(Methods, PoolDeath, ::testing::ValuesIn(pyconc_test::start_methods()),

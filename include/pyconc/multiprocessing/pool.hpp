@@ -195,6 +195,9 @@ class IMapIterator {
 /// A worker that dies (killed, crashed, exit()) never hangs the pool: the one task it
 /// held fails with WorkerLostError naming its pid and exit code or signal; tasks it had
 /// not started go to other workers; the worker is replaced. (Python's Pool hangs.)
+/// An initializer that throws ends the pool: every result pending and every later
+/// call's result fails with ProcessError naming the exception. (Python's Pool starts
+/// new workers forever.)
 ///
 /// Errors (Python's): calls after close()/terminate() raise ValueError("Pool not
 /// running"); join() before close()/terminate() raises ValueError; chunksize < 1,
