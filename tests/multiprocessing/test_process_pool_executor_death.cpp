@@ -118,11 +118,13 @@ TEST_P(ExecutorDeath, WorkerKilledFromOutside) {
 TEST_P(ExecutorDeath, BrokenFuturesWorkWithWaitAndAsCompleted) {
   futures::ProcessPoolExecutor broken(1, in(GetParam()));
   futures::ProcessPoolExecutor sound(2, in(GetParam()));
+  mp::Event dying, release_death;
   std::vector<futures::Future<int>> fs;
   fs.push_back(sound.submit(square, 3));
-  fs.push_back(broken.submit(square_or_die, 5, 5, static_cast<int>(Death::sigkill)));
+  fs.push_back(broken.submit(hold_then_die, dying, release_death, static_cast<int>(Death::sigkill)));
   fs.push_back(sound.submit(square, 4));
   fs.push_back(broken.submit(square, 6));  // behind the death, in the same worker
+  release_death.set();
 
   auto [done, not_done] = futures::wait(fs, 30s);
   EXPECT_EQ(done.size(), 4u);
