@@ -5,6 +5,7 @@
 #pragma once
 
 #include <signal.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -22,6 +23,16 @@
 #include <pyconc/multiprocessing.hpp>
 
 #include "mp_support.hpp"
+
+#include "sanitizers.hpp"
+
+// AddressSanitizer keeps SIGSEGV to itself (a report, then exit code 1) unless a
+// program lets its own handlers in: die(Death::segfault) restores the default action
+// so that the worker dies by the signal, as it would in a plain build. (This header is
+// included by one file of each death-test program.)
+#if defined(PYCONC_SANITIZED) && !defined(PYCONC_TEST_TSAN)
+extern "C" const char* __asan_default_options() { return "allow_user_segv_handler=1"; }
+#endif
 
 namespace pyconc_test::death {
 
@@ -65,8 +76,10 @@ inline std::string death_words(Death d) {
       std::abort();
     case Death::segfault: {
       std::signal(SIGSEGV, SIG_DFL);
-      volatile int* nowhere = nullptr;
-      *nowhere = 1;  // a real invalid write
+      // A real invalid write: to a page with no access (not to null, which UBSan reports
+      // before the write).
+      void* page = ::mmap(nullptr, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      *static_cast<volatile int*>(page) = 1;
       ::raise(SIGSEGV);
       break;
     }
@@ -84,6 +97,7 @@ inline int square_or_die(int x, int victim, int death) {
 
 inline int square(int x) { return x * x; }
 inline int add(int x, int y) { return x + y; }
+inline long long length_of(std::string s) { return static_cast<long long>(s.size()); }
 inline int own_pid() { return static_cast<int>(::getpid()); }
 
 /// A task that spins about `us` microseconds (work the killer can interrupt), then

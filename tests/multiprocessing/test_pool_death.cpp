@@ -270,6 +270,35 @@ TEST_P(PoolDeath, KilledWhileSendingABigResult) {
   pool.join();
 }
 
+// A worker killed while this process streams a large argument into it: the task had
+// not started, so it runs in the replacement (or, had it started, fails with
+// WorkerLostError); nothing hangs.
+TEST_P(PoolDeath, KilledWhileReceivingABigArgument) {
+#ifdef PYCONC_SANITIZED
+  constexpr long long kBytes = 16ll << 20;
+#else
+  constexpr long long kBytes = 128ll << 20;
+#endif
+  mp::Pool pool = mp::get_context(GetParam()).Pool(1);
+  std::string big(static_cast<std::size_t>(kBytes), 'z');
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    ASSERT_TRUE(wait_until([&] { return pool.worker_pids().size() == 1u; }));
+    int pid = pool.worker_pids()[0];
+    auto r = pool.apply_async(length_of, big);
+    ASSERT_EQ(::kill(pid, SIGKILL), 0);
+    ASSERT_TRUE(r.wait(60s)) << "the result never ended";
+    try {
+      EXPECT_EQ(r.get(), kBytes);
+    } catch (const mp::WorkerLostError& e) {
+      EXPECT_EQ(pid_in(e.what()), pid) << e.what();
+    }
+    EXPECT_EQ(pool.apply_async(length_of, std::string("abc")).get(30s), 3);
+    EXPECT_TRUE(all_gone({pid}));
+  }
+  pool.close();
+  pool.join();
+}
+
 TEST_P(PoolDeath, TerminateWhileTasksRun) {
   mp::Pool pool = mp::get_context(GetParam()).Pool(2);
   mp::Event release;
