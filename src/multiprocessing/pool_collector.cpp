@@ -185,8 +185,17 @@ void PoolEngine::Impl::check_workers(int timeout_ms) {
 }
 
 void PoolEngine::Impl::worker_ended(Slot& s) {
-  s.gone.store(true);
-  if (s.streamer.joinable()) s.streamer.join();
+  // pump() may start a streamer for this slot from any thread, under the lock: take the
+  // slot out of its choice and the streamer out of the slot under the lock, then wait
+  // for the streamer (which gives up once `gone`).
+  std::thread streamer;
+  {
+    pyconc::detail::LockGuard guard(m);
+    s.gone.store(true);
+    s.live = false;
+    streamer = std::move(s.streamer);
+  }
+  if (streamer.joinable()) streamer.join();
   std::vector<Message> messages;
   while (read_messages(s, messages)) {
   }
