@@ -44,6 +44,8 @@ class PoolTask {
   virtual void cancel_pending() noexcept = 0;
   /// Drops the engine's reference.
   virtual void release_task() noexcept = 0;
+  /// Takes one more reference (a streamer thread's, while it reads `message`).
+  virtual void retain_task() noexcept = 0;
 
   /// What the worker runs: [u32 n][runner address, n bytes][u32 m][callable, m bytes][args].
   std::vector<std::byte> message;
@@ -187,6 +189,7 @@ class TaskState final : public futures::detail::FutureState<R>, public PoolTask 
     }
   }
   void release_task() noexcept override { this->release(); }
+  void retain_task() noexcept override { this->retain(); }
 
  private:
   void destroy() noexcept override { futures::detail::destroy_pooled(this); }
