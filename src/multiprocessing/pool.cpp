@@ -84,7 +84,9 @@ Pool::~Pool() {
 }
 
 void Pool::check_running() const {
-  if (engine_->closed()) throw ValueError("Pool not running");
+  // A pool broken by its initializer was not closed by its user: the engine fails each
+  // new task with the initializer's error instead.
+  if (engine_->closed() && !engine_->broken()) throw ValueError("Pool not running");
 }
 
 int Pool::default_chunksize(std::size_t items) const {

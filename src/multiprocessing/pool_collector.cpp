@@ -197,13 +197,17 @@ void PoolEngine::Impl::check_workers(int timeout_ms) {
 }
 
 void PoolEngine::Impl::worker_ended(Slot& s) {
+  // pump() may start a streamer for this slot from any thread, under the lock: take the
+  // slot out of its choice and the streamer out of the slot under the lock, then wait
+  // for the streamer (which gives up once `gone`).
+  std::thread streamer;
   {
-    // From now on pump() leaves this slot alone (and starts no streamer into it).
     pyconc::detail::LockGuard guard(m);
+    s.gone.store(true);
     s.live = false;
+    streamer = std::move(s.streamer);
   }
-  s.gone.store(true);
-  if (s.streamer.joinable()) s.streamer.join();
+  if (streamer.joinable()) streamer.join();
   std::vector<Message> messages;
   while (read_messages(s, messages)) {
   }

@@ -120,6 +120,7 @@ void PoolEngine::Impl::pump() {
     if (bytes > best->in.capacity()) {
       best->streaming = true;
       if (best->streamer.joinable()) best->streamer.join();  // finished (streaming was false)
+      task->retain_task();  // the streamer's: the task may end (and be freed) before it returns
       best->streamer = std::thread([self = shared_from_this(), best, task] { self->stream(*best, task); });
       continue;
     }
@@ -163,6 +164,7 @@ void PoolEngine::Impl::stream(Slot& s, PoolTask* task) {
   }
   s.in.publish();
   s.in.wake_reader();
+  task->release_task();
   pyconc::detail::LockGuard guard(m);
   s.streaming = false;
   wake();

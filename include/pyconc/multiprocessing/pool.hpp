@@ -116,7 +116,8 @@ class AsyncResult {
 ///     auto it = pool.imap_unordered(square, xs);
 ///     auto first = it.next(2s);                            // TimeoutError after 2 s
 ///
-/// A failing item rethrows at its position (its whole chunk fails). size() is the
+/// A failing item rethrows at its position (its whole chunk fails), once: the next call
+/// goes on with the following chunk, as Python's does after a failed item. size() is the
 /// number of items, so the range has a known length (e.g. for a progress bar).
 ///
 /// Thread safety: one consumer at a time.
@@ -195,6 +196,9 @@ class IMapIterator {
 /// A worker that dies (killed, crashed, exit()) never hangs the pool: the one task it
 /// held fails with WorkerLostError naming its pid and exit code or signal; tasks it had
 /// not started go to other workers; the worker is replaced. (Python's Pool hangs.)
+/// An initializer that throws ends the pool: every result pending and every later
+/// call's result fails with ProcessError naming the exception. (Python's Pool starts
+/// new workers forever.)
 ///
 /// Errors (Python's): calls after close()/terminate() raise ValueError("Pool not
 /// running"); join() before close()/terminate() raises ValueError; chunksize < 1,

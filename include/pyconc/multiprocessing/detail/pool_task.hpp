@@ -52,6 +52,8 @@ class PoolTask {
   /// A task a worker skipped because it was withdrawn (see claim_word): once cancel()
   /// has finished marking the future cancelled, tells its waiters.
   virtual void skipped() noexcept = 0;
+  /// Takes one more reference (a streamer thread's, while it reads `message`).
+  virtual void retain_task() noexcept = 0;
 
   /// What the worker runs: [u32 n][runner address, n bytes][u32 m][callable, m bytes][args].
   std::vector<std::byte> message;
@@ -250,6 +252,7 @@ class TaskState final : public futures::detail::FutureState<R>, public PoolTask 
     while (!this->cancelled()) std::this_thread::yield();
     claim();
   }
+  void retain_task() noexcept override { this->retain(); }
 
  private:
   bool withdraw() noexcept override {
