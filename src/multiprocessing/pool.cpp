@@ -84,6 +84,7 @@ Pool::~Pool() {
 }
 
 void Pool::check_running() const {
+  if (engine_->accepting()) return;
   // A pool broken by its initializer was not closed by its user: the engine fails each
   // new task with the initializer's error instead.
   if (engine_->closed() && !engine_->broken()) throw ValueError("Pool not running");

@@ -131,6 +131,10 @@ void PoolEngine::Impl::pump() {
     best->in.put(task->message.data(), task->message.size());
     best->in.publish();
     best->in.wake_reader();
+    // A task is sent again only by Pool (when its worker died before starting it); an
+    // executor's task needs its message no more, and a stream of submissions reuses
+    // the memory at once.
+    if (config.on_death == EngineConfig::OnDeath::break_pool) std::vector<std::byte>().swap(task->message);
   }
 }
 

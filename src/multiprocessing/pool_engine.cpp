@@ -229,6 +229,8 @@ bool PoolEngine::closed() const noexcept {
   return impl_->closed;
 }
 
+bool PoolEngine::accepting() const noexcept { return !impl_->closing.load(std::memory_order_acquire); }
+
 void PoolEngine::join() { impl_->wait_finished(); }
 
 bool PoolEngine::joined() const noexcept {

@@ -56,6 +56,7 @@ ProcessPoolExecutor::~ProcessPoolExecutor() {
 }
 
 void ProcessPoolExecutor::check_open() const {
+  if (engine_->accepting()) return;
   if (std::exception_ptr e = engine_->broken()) std::rethrow_exception(e);
   if (engine_->closed()) throw RuntimeError("cannot schedule new futures after shutdown");
 }

@@ -69,6 +69,8 @@ class PoolEngine {
   /// No more tasks: submit() raises from now on (the front end says what).
   void close() noexcept;
   bool closed() const noexcept;
+  /// Neither closed, broken nor terminated (no lock: the fast path of every submit).
+  bool accepting() const noexcept;
   /// After close(): waits until every task has ended and the workers have exited.
   void join();
   /// Whether join() would return at once.
