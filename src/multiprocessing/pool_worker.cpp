@@ -45,45 +45,37 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-void wait_readable(Ring& ring) {
+// Waits until ready() holds: spins ~20 µs, then says it sleeps (`sleeping`) and sleeps on
+// the futex word `seq`, which the other side bumps when it sees `sleeping` set.
+template <class Ready>
+void wait_for(Ready ready, std::atomic<std::uint32_t>& seq, std::atomic<std::uint32_t>& sleeping) {
   auto until = Clock::now() + kSpinFor;
   do {
     for (int i = 0; i < 64; ++i) {
-      if (ring.readable()) return;
+      if (ready()) return;
       pyconc::detail::cpu_relax();
     }
   } while (Clock::now() < until);
-  RingCounters& c = ring.counters();
   for (;;) {
-    std::uint32_t seq = c.data_seq.load(std::memory_order_acquire);
-    c.reader_sleeping.store(1, std::memory_order_relaxed);
+    std::uint32_t seen = seq.load(std::memory_order_acquire);
+    sleeping.store(1, std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_seq_cst);
-    if (ring.readable()) break;
+    if (ready()) break;
     // Slices: the parent's death ends this process (PR_SET_PDEATHSIG); no need to look.
-    pyconc::detail::futex_wait(c.data_seq, seq, pyconc::detail::Deadline::after(std::chrono::seconds(1)), true);
-    if (ring.readable()) break;
+    pyconc::detail::futex_wait(seq, seen, pyconc::detail::Deadline::after(std::chrono::seconds(1)), true);
+    if (ready()) break;
   }
-  c.reader_sleeping.store(0, std::memory_order_relaxed);
+  sleeping.store(0, std::memory_order_relaxed);
+}
+
+void wait_readable(Ring& ring) {
+  RingCounters& c = ring.counters();
+  wait_for([&ring] { return ring.readable() > 0; }, c.data_seq, c.reader_sleeping);
 }
 
 void wait_writable(Ring& ring) {
-  auto until = Clock::now() + kSpinFor;
-  do {
-    for (int i = 0; i < 64; ++i) {
-      if (ring.writable()) return;
-      pyconc::detail::cpu_relax();
-    }
-  } while (Clock::now() < until);
   RingCounters& c = ring.counters();
-  for (;;) {
-    std::uint32_t seq = c.space_seq.load(std::memory_order_acquire);
-    c.writer_sleeping.store(1, std::memory_order_relaxed);
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-    if (ring.writable()) break;
-    pyconc::detail::futex_wait(c.space_seq, seq, pyconc::detail::Deadline::after(std::chrono::seconds(1)), true);
-    if (ring.writable()) break;
-  }
-  c.writer_sleeping.store(0, std::memory_order_relaxed);
+  wait_for([&ring] { return ring.writable() > 0; }, c.space_seq, c.writer_sleeping);
 }
 
 void read_exact(Ring& in, std::byte* dst, std::uint64_t n) {

@@ -19,21 +19,9 @@
 #include "pyconc/multiprocessing/detail/forkserver.hpp"
 #include "pyconc/multiprocessing/detail/identity.hpp"
 
-namespace {
+using pyconc_test::open_fds;
 
-std::set<int> open_fds() {
-  std::set<int> fds;
-  if (DIR* dir = ::opendir("/proc/self/fd")) {
-    int own = ::dirfd(dir);
-    while (dirent* entry = ::readdir(dir)) {
-      if (entry->d_name[0] == '.') continue;
-      int fd = std::stoi(entry->d_name);
-      if (fd != own) fds.insert(fd);
-    }
-    ::closedir(dir);
-  }
-  return fds;
-}
+namespace {
 
 class NothingLeaked : public ::testing::Environment {
  public:

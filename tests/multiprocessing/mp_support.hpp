@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <initializer_list>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,21 @@ struct MethodName {
 inline constexpr MethodName method_name{};
 
 /// Names of /dev/shm segments of this process family ("pyconc-<family>-*").
+/// The fds this process has open (the directory's own fd left out).
+inline std::set<int> open_fds() {
+  std::set<int> fds;
+  if (DIR* dir = ::opendir("/proc/self/fd")) {
+    int own = ::dirfd(dir);
+    while (dirent* entry = ::readdir(dir)) {
+      if (entry->d_name[0] == '.') continue;
+      int fd = std::stoi(entry->d_name);
+      if (fd != own) fds.insert(fd);
+    }
+    ::closedir(dir);
+  }
+  return fds;
+}
+
 inline std::vector<std::string> family_segments() {
   std::vector<std::string> names;
   std::string prefix = "pyconc-" + std::to_string(pyconc::multiprocessing::detail::family_pid()) + "-";

@@ -23,22 +23,9 @@ using namespace pool_test;
 using pyconc_test::message_of;
 using pyconc_test::seconds_since;
 
-namespace {
+using pyconc_test::open_fds;
 
-/// The fds this process has open (the directory's own fd left out).
-std::set<int> open_fds() {
-  std::set<int> fds;
-  if (DIR* dir = ::opendir("/proc/self/fd")) {
-    int own = ::dirfd(dir);
-    while (dirent* entry = ::readdir(dir)) {
-      if (entry->d_name[0] == '.') continue;
-      int fd = std::stoi(entry->d_name);
-      if (fd != own) fds.insert(fd);
-    }
-    ::closedir(dir);
-  }
-  return fds;
-}
+namespace {
 
 /// The pids of this process's children, alive or zombie (from /proc/<pid>/stat).
 std::set<int> child_pids() {
