@@ -154,7 +154,10 @@ class ProcessMapResults {
 ///
 /// Differences from Python: calling submit() through an Executor& cannot send a C++
 /// closure to another process: it raises RuntimeError (call it on the
-/// ProcessPoolExecutor). map() takes its options first, as Executor::map.
+/// ProcessPoolExecutor). map() takes its options first, as Executor::map. Tasks are
+/// sent ahead to the workers (as Pool's are) yet stay cancellable until a worker claims
+/// one: cancel() withdraws it; running() turns true only with its result (Python marks
+/// its few queued calls running, and they can no longer be cancelled).
 class ProcessPoolExecutor : public Executor {
  public:
   /// Default max_workers: cpu_count().
