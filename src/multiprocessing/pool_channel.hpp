@@ -172,6 +172,33 @@ struct Layout {
   }
 };
 
+/// The sleeping side of the wake-up protocol: waits until ready() holds (true) or
+/// give_up() does (false). With `spin`, it first spins ~20 µs; then it says it sleeps
+/// (`sleeping`) and sleeps on the futex word `seq` in slices of `slice`, which the other
+/// side bumps (Ring::wake_reader / wake_writer) when it sees `sleeping` set.
+template <class Ready, class GiveUp>
+bool wait_until(Ready ready, GiveUp give_up, std::atomic<std::uint32_t>& seq, std::atomic<std::uint32_t>& sleeping,
+                std::chrono::milliseconds slice, bool spin) {
+  if (spin) {
+    auto until = std::chrono::steady_clock::now() + kSpinFor;
+    do {
+      for (int i = 0; i < 64; ++i) {
+        if (ready()) return true;
+        pyconc::detail::cpu_relax();
+      }
+    } while (std::chrono::steady_clock::now() < until);
+  }
+  for (;;) {
+    if (give_up()) return false;
+    std::uint32_t seen = seq.load(std::memory_order_acquire);
+    sleeping.store(1, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (!ready()) pyconc::detail::futex_wait(seq, seen, pyconc::detail::Deadline::after(slice), true);
+    sleeping.store(0, std::memory_order_relaxed);
+    if (ready()) return true;
+  }
+}
+
 /// Initialises a zero-filled segment of segment_bytes(slots).
 Layout format(void* base, std::uint32_t slots);
 /// Checks and maps the parts of a segment made by format() (ValueError when it is not one).

@@ -175,17 +175,10 @@ void PoolEngine::Impl::stream(Slot& s, PoolTask* task) {
 }
 
 bool PoolEngine::Impl::wait_room(Slot& s) {
+  // Slices of 10 ms: a worker that died, or a pool being terminated, ends the wait.
   pool::RingCounters& c = s.in.counters();
-  for (;;) {
-    if (s.gone.load() || stopping.load()) return false;
-    std::uint32_t seq = c.space_seq.load(std::memory_order_acquire);
-    c.writer_sleeping.store(1, std::memory_order_relaxed);
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-    if (s.in.writable() == 0)
-      pyconc::detail::futex_wait(c.space_seq, seq, pyconc::detail::Deadline::after(std::chrono::milliseconds(10)), true);
-    c.writer_sleeping.store(0, std::memory_order_relaxed);
-    if (s.in.writable() > 0) return true;
-  }
+  return pool::wait_until([&s] { return s.in.writable() > 0; }, [&] { return s.gone.load() || stopping.load(); },
+                          c.space_seq, c.writer_sleeping, std::chrono::milliseconds(10), false);
 }
 
 void PoolEngine::Impl::wake() noexcept {

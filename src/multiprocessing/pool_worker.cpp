@@ -45,37 +45,18 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Waits until ready() holds: spins ~20 µs, then says it sleeps (`sleeping`) and sleeps on
-// the futex word `seq`, which the other side bumps when it sees `sleeping` set.
-template <class Ready>
-void wait_for(Ready ready, std::atomic<std::uint32_t>& seq, std::atomic<std::uint32_t>& sleeping) {
-  auto until = Clock::now() + kSpinFor;
-  do {
-    for (int i = 0; i < 64; ++i) {
-      if (ready()) return;
-      pyconc::detail::cpu_relax();
-    }
-  } while (Clock::now() < until);
-  for (;;) {
-    std::uint32_t seen = seq.load(std::memory_order_acquire);
-    sleeping.store(1, std::memory_order_relaxed);
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-    if (ready()) break;
-    // Slices: the parent's death ends this process (PR_SET_PDEATHSIG); no need to look.
-    pyconc::detail::futex_wait(seq, seen, pyconc::detail::Deadline::after(std::chrono::seconds(1)), true);
-    if (ready()) break;
-  }
-  sleeping.store(0, std::memory_order_relaxed);
-}
-
+// Workers wait without giving up, in slices of a second: the parent's death ends this
+// process (PR_SET_PDEATHSIG), so there is nothing else to look at.
 void wait_readable(Ring& ring) {
   RingCounters& c = ring.counters();
-  wait_for([&ring] { return ring.readable() > 0; }, c.data_seq, c.reader_sleeping);
+  wait_until([&ring] { return ring.readable() > 0; }, [] { return false; }, c.data_seq, c.reader_sleeping,
+             std::chrono::seconds(1), true);
 }
 
 void wait_writable(Ring& ring) {
   RingCounters& c = ring.counters();
-  wait_for([&ring] { return ring.writable() > 0; }, c.space_seq, c.writer_sleeping);
+  wait_until([&ring] { return ring.writable() > 0; }, [] { return false; }, c.space_seq, c.writer_sleeping,
+             std::chrono::seconds(1), true);
 }
 
 void read_exact(Ring& in, std::byte* dst, std::uint64_t n) {
