@@ -49,16 +49,6 @@ std::size_t CompletionOrder::next(const pyconc::detail::Deadline& deadline) {
 
 }  // namespace detail
 
-namespace {
-
-std::string worker_prefix(const std::string& method) {
-  if (method == "spawn") return "SpawnPoolWorker";
-  if (method == "forkserver") return "ForkServerPoolWorker";
-  return "ForkPoolWorker";
-}
-
-}  // namespace
-
 Pool::Pool(PoolOptions options) {
   int n = options.processes ? *options.processes : cpu_count();
   if (n < 1) throw ValueError("Number of processes must be at least 1");
@@ -71,7 +61,7 @@ Pool::Pool(PoolOptions options) {
   config.initializer = detail::InitializerAccess::message(options.initializer, options.initargs);
   config.max_tasks_per_child = options.maxtasksperchild;
   config.on_death = detail::EngineConfig::OnDeath::fail_task;
-  config.name_prefix = worker_prefix(config.start_method);
+  config.name_prefix = detail::worker_name_stem(config.start_method) + "PoolWorker";
   engine_ = std::make_unique<detail::PoolEngine>(std::move(config));
 }
 

@@ -221,7 +221,6 @@ void PoolEngine::Impl::worker_ended(Slot& s) {
   bool replace = false;
   {
     pyconc::detail::LockGuard guard(m);
-    s.live = false;
     s.streaming = false;
     std::uint64_t current = s.header->current.load();
     bool expected = s.inflight.empty() && !s.corrupt && code == 0 && (s.stop_sent || s.quota == 0);

@@ -229,6 +229,12 @@ bool PoolEngine::closed() const noexcept {
   return impl_->closed;
 }
 
+std::string worker_name_stem(const std::string& start_method) {
+  if (start_method == "spawn") return "Spawn";
+  if (start_method == "forkserver") return "ForkServer";
+  return "Fork";
+}
+
 bool PoolEngine::accepting() const noexcept { return !impl_->closing.load(std::memory_order_acquire); }
 
 void PoolEngine::join() { impl_->wait_finished(); }

@@ -9,16 +9,6 @@
 
 namespace pyconc::futures {
 
-namespace {
-
-std::string worker_prefix(const std::string& method) {
-  if (method == "spawn") return "SpawnProcess";
-  if (method == "forkserver") return "ForkServerProcess";
-  return "ForkProcess";
-}
-
-}  // namespace
-
 ProcessPoolExecutor::ProcessPoolExecutor(std::optional<int> max_workers, ProcessPoolOptions options) {
   int n = max_workers ? *max_workers : multiprocessing::cpu_count();
   if (n <= 0) throw ValueError("max_workers must be greater than 0");
@@ -40,7 +30,7 @@ ProcessPoolExecutor::ProcessPoolExecutor(std::optional<int> max_workers, Process
   config.initializer = multiprocessing::detail::InitializerAccess::message(options.initializer, options.initargs);
   config.max_tasks_per_child = options.max_tasks_per_child;
   config.on_death = multiprocessing::detail::EngineConfig::OnDeath::break_pool;
-  config.name_prefix = worker_prefix(config.start_method);
+  config.name_prefix = multiprocessing::detail::worker_name_stem(config.start_method) + "Process";
   config.lazy_start = true;
   // Sent ahead as far as Pool sends, but still pending until a worker claims them, so
   // that cancel() works as in Python.

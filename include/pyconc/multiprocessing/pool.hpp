@@ -356,7 +356,7 @@ class Pool {
   AsyncResult<std::vector<R>> map_impl(F&& fn, Range&& items, MapAsyncOptions<R> options) {
     using Fn = detail::stored_callable_t<F>;
     using Item = std::remove_cvref_t<std::ranges::range_value_t<Range>>;
-    detail::check_transferable_item<Fn, Item>();
+    detail::check_transferable<Fn, Item>();
     check_running();
     if (options.chunksize && *options.chunksize < 1) detail::raise_bad_chunksize(*options.chunksize);
     std::vector<futures::Future<std::vector<R>>> chunks;
@@ -379,7 +379,7 @@ class Pool {
     using Fn = detail::stored_callable_t<F>;
     using Item = std::remove_cvref_t<std::ranges::range_value_t<Range>>;
     using R = detail::map_result_t<F, Item, false>;
-    detail::check_transferable_item<Fn, Item>();
+    detail::check_transferable<Fn, Item>();
     check_running();
     int chunksize = options.chunksize.value_or(1);
     if (chunksize < 1) detail::raise_bad_chunksize(chunksize);

@@ -60,10 +60,6 @@ struct zipped_item<Range> {
   using type = std::remove_cvref_t<std::ranges::range_value_t<Range>>;
 };
 
-template <class Fn, class Item>
-constexpr void check_transferable_item() {
-  check_transferable<Fn, Item>();
-}
 
 [[noreturn]] void raise_bad_chunksize(long long chunksize);
 

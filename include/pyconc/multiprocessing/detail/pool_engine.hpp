@@ -50,6 +50,10 @@ struct EngineConfig {
   bool lazy_start = false;
 };
 
+/// A start method as Python spells it in worker names: "Fork", "Spawn", "ForkServer"
+/// ("ForkPoolWorker-1", "SpawnProcess-2").
+std::string worker_name_stem(const std::string& start_method);
+
 /// A pool of worker processes that run PoolTasks. Thread safety: every member may be
 /// called from any thread of the process that made it.
 class PoolEngine {
